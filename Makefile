@@ -1,0 +1,53 @@
+# scorehouse — the commands the README names. Everything runs from the repository root.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DBT := $(VENV)/bin/dbt
+SCOREHOUSE := $(VENV)/bin/scorehouse
+export DBT_PROFILES_DIR ?= $(CURDIR)
+# Demo size: about two minutes end to end on 2 cores.
+SUBSCRIBERS ?= 50000
+MONTHS ?= 12
+
+.PHONY: help venv demo test lint pytest docs clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==0.13.8"
+	uv venv --quiet --allow-existing --python 3.11 $(VENV)
+	uv pip install --quiet --python $(PY) -e ".[dev]"
+	@touch $@
+
+venv: $(VENV)/.installed  ## create .venv and install scorehouse with its pinned dependencies
+
+profiles.yml:
+	cp profiles_example.yml profiles.yml
+
+demo: venv profiles.yml  ## generate data, dbt build, train, score, build the marts, print a summary
+	$(DBT) parse --quiet
+	$(SCOREHOUSE) generate --subscribers $(SUBSCRIBERS) --months $(MONTHS)
+	$(DBT) build --selector monthly_features --quiet
+	$(SCOREHOUSE) train
+	$(SCOREHOUSE) score
+	$(DBT) build --selector monthly_marts --quiet
+	$(SCOREHOUSE) summary
+
+lint: venv profiles.yml  ## ruff and sqlfluff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	SCOREHOUSE_DUCKDB_PATH=$$(mktemp -d)/lint.duckdb $(VENV)/bin/sqlfluff lint models tests/dbt analyses
+
+pytest: venv profiles.yml  ## the test suite only (Python tests and dbt build on a small generated warehouse)
+	$(VENV)/bin/pytest
+
+test: lint pytest  ## lint, then the whole test suite
+
+docs: venv profiles.yml  ## dbt docs (lineage from raw tables to composite scores) into target/
+	$(DBT) docs generate
+
+clean:  ## remove build outputs, the demo warehouse and artifacts (keeps .venv)
+	rm -rf target logs artifacts scorehouse.duckdb scorehouse.duckdb.wal .pytest_cache

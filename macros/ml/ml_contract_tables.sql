@@ -1,0 +1,61 @@
+{#- The tables python_scoring writes (DESIGN.md contract), created if missing at the start of
+    every dbt invocation, so that `dbt build` works before anything was scored and the
+    contract's column names and types live in one reviewed place. Python inserts into
+    them and checks their columns; it never creates them. -#}
+{% macro create_ml_contract_tables() -%}
+    {{ return(adapter.dispatch('create_ml_contract_tables', 'scorehouse')()) }}
+{%- endmacro %}
+
+{% macro ml_contract_columns() -%}
+    {%- set reasons = [] -%}
+    {%- for i in range(1, var('max_reasons') + 1) -%}
+        {%- do reasons.append(('reason_' ~ i, dbt.type_string())) -%}
+    {%- endfor -%}
+    {{ return({
+        'model_scores': [
+            ('model_name', dbt.type_string()),
+            ('model_version', dbt.type_string()),
+            ('score_month', 'date'),
+            ('entity_id', dbt.type_string()),
+            ('score', dbt.type_float()),
+        ] + reasons + [
+            ('scored_at', dbt.type_timestamp()),
+        ],
+        'training_runs': [
+            ('run_id', dbt.type_string()),
+            ('model_name', dbt.type_string()),
+            ('model_version', dbt.type_string()),
+            ('algorithm', dbt.type_string()),
+            ('train_months', dbt.type_string()),
+            ('oot_month', 'date'),
+            ('rows_train', dbt.type_bigint()),
+            ('rows_test', dbt.type_bigint()),
+            ('rows_oot', dbt.type_bigint()),
+            ('positive_rate_train', dbt.type_float()),
+            ('auc_train', dbt.type_float()),
+            ('ks_train', dbt.type_float()),
+            ('auc_test', dbt.type_float()),
+            ('ks_test', dbt.type_float()),
+            ('auc_oot', dbt.type_float()),
+            ('ks_oot', dbt.type_float()),
+            ('features', dbt.type_string()),
+            ('params', dbt.type_string()),
+            ('artifact_sha256', dbt.type_string()),
+            ('library_versions', dbt.type_string()),
+            ('started_at', dbt.type_timestamp()),
+            ('finished_at', dbt.type_timestamp()),
+        ],
+    }) }}
+{%- endmacro %}
+
+{% macro default__create_ml_contract_tables() -%}
+    {%- set schema = var('ml_schema', 'ml') -%}
+    create schema if not exists {{ schema }};
+    {%- for table, columns in ml_contract_columns().items() %}
+    create table if not exists {{ schema }}.{{ table }} (
+        {%- for name, type in columns %}
+        {{ name }} {{ type }}{{ "," if not loop.last }}
+        {%- endfor %}
+    );
+    {%- endfor %}
+{%- endmacro %}

@@ -1,0 +1,86 @@
+-- The subscriber-month wide table: one row per subscriber active at the end of the month,
+-- every feature the scenarios train on. New columns added here flow into the training
+-- sets and scoring inputs without further edits.
+with
+
+spine as (
+    select * from {{ ref('int_subscriber_months') }}
+    where not is_deactivated_in_month
+),
+
+subscribers as (
+    select * from {{ ref('stg_telco__subscribers') }}
+),
+
+packages as (
+    select * from {{ ref('stg_telco__packages') }}
+),
+
+usage as (
+    select * from {{ ref('int_subscriber_usage_windows') }}
+),
+
+billing as (
+    select * from {{ ref('int_subscriber_billing_windows') }}
+),
+
+tickets as (
+    select * from {{ ref('int_subscriber_tickets_monthly') }}
+),
+
+addons as (
+    select * from {{ ref('int_subscriber_addons_monthly') }}
+),
+
+final as (
+    select
+        spine.subscriber_id,
+        spine.month,
+        subscribers.age_band,
+        subscribers.gender,
+        subscribers.region,
+        subscribers.sales_channel,
+        subscribers.contract_type,
+        {{ months_between('spine.activation_date', 'spine.month') }} as tenure_months, -- noqa: LT05
+        {{ months_between('spine.month', 'spine.contract_end_date') }}
+            as months_to_contract_end,
+        billing.package_id,
+        packages.package_group,
+        packages.monthly_fee,
+        packages.data_allowance_mb,
+        packages.voice_allowance_min,
+        {{ star_except(ref('int_subscriber_usage_windows'), 'usage',
+                                 ['subscriber_id', 'month']) }},
+        {{ safe_divide('usage.data_mb', 'packages.data_allowance_mb') }}
+            as data_allowance_ratio,
+        {{ safe_divide('usage.voice_minutes', 'packages.voice_allowance_min') }}
+            as voice_allowance_ratio,
+        {{ star_except(ref('int_subscriber_billing_windows'), 'billing',
+                                 ['subscriber_id', 'month', 'package_id']) }},
+        {{ safe_divide('billing.billed_amount', 'packages.monthly_fee') }} as bill_to_fee_ratio,
+        {{ star_except(ref('int_subscriber_tickets_monthly'), 'tickets',
+                                 ['subscriber_id', 'month']) }},
+        {{ star_except(ref('int_subscriber_addons_monthly'), 'addons',
+                                 ['subscriber_id', 'month']) }}
+    from spine
+    inner join subscribers on spine.subscriber_id = subscribers.subscriber_id
+    left join usage
+        on
+            spine.subscriber_id = usage.subscriber_id
+            and spine.month = usage.month
+    left join billing
+        on
+            spine.subscriber_id = billing.subscriber_id
+            and spine.month = billing.month
+    left join packages on billing.package_id = packages.package_id
+    left join tickets
+        on
+            spine.subscriber_id = tickets.subscriber_id
+            and spine.month = tickets.month
+    left join addons
+        on
+            spine.subscriber_id = addons.subscriber_id
+            and spine.month = addons.month
+)
+
+select * from final

@@ -1,0 +1,52 @@
+with
+
+spine as (
+    select subscriber_id, month from {{ ref('int_subscriber_months') }}
+),
+
+tickets as (
+    select * from {{ ref('stg_telco__tickets') }}
+),
+
+monthly as (
+    select
+        subscriber_id,
+        opened_month as month,
+        count(*) as tickets,
+        sum(case when is_network_issue then 1 else 0 end) as network_tickets,
+        sum(case when is_unresolved then 1 else 0 end) as unresolved_tickets
+    from tickets
+    group by subscriber_id, opened_month
+),
+
+joined as (
+    select
+        spine.subscriber_id,
+        spine.month,
+        coalesce(monthly.tickets, 0) as tickets,
+        coalesce(monthly.network_tickets, 0) as network_tickets,
+        coalesce(monthly.unresolved_tickets, 0) as unresolved_tickets
+    from spine
+    left join monthly
+        on
+            spine.subscriber_id = monthly.subscriber_id
+            and spine.month = monthly.month
+),
+
+final as (
+    select
+        subscriber_id,
+        month,
+        tickets,
+        network_tickets,
+        unresolved_tickets,
+        sum(tickets) over (
+            partition by subscriber_id order by month rows between 2 preceding and current row
+        ) as tickets_3m,
+        sum(network_tickets) over (
+            partition by subscriber_id order by month rows between 2 preceding and current row
+        ) as network_tickets_3m
+    from joined
+)
+
+select * from final

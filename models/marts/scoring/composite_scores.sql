@@ -1,0 +1,66 @@
+-- Weighted composite score per entity and month over every registry model that scored it:
+--   composite_score = sum(weight_i * score_i) / sum(weight_i), over the models present.
+-- A model missing for an entity drops out of both sums (the weights are renormalised over
+-- the models that did score it); models_scored and weight_coverage show how complete the
+-- composite is, so BI can filter on full coverage when that matters.
+with
+
+scores as (
+    select * from {{ source('ml', 'model_scores') }}
+),
+
+models as (
+    select * from {{ ref('dim_ml_models') }}
+),
+
+expected as (
+    select entity, sum(composite_weight) as total_weight, count(*) as models_expected
+    from models
+    group by entity
+),
+
+weighted as (
+    select
+        models.entity,
+        scores.entity_id,
+        scores.score_month,
+        scores.score,
+        models.composite_weight
+    from scores
+    inner join models on scores.model_name = models.model_name
+),
+
+combined as (
+    select
+        entity,
+        entity_id,
+        score_month,
+        sum(composite_weight * score) / sum(composite_weight) as composite_score,
+        count(*) as models_scored,
+        sum(composite_weight) as weight_scored
+    from weighted
+    group by entity, entity_id, score_month
+),
+
+final as (
+    select
+        combined.entity,
+        combined.entity_id,
+        combined.score_month,
+        combined.composite_score,
+        combined.models_scored,
+        expected.models_expected,
+        combined.weight_scored / expected.total_weight as weight_coverage,
+        row_number() over (
+            partition by combined.entity, combined.score_month
+            order by combined.composite_score desc, combined.entity_id asc
+        ) as score_rank,
+        ntile(10) over (
+            partition by combined.entity, combined.score_month
+            order by combined.composite_score desc, combined.entity_id asc
+        ) as score_decile
+    from combined
+    inner join expected on combined.entity = expected.entity
+)
+
+select * from final
