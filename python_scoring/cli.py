@@ -1,0 +1,150 @@
+"""The `scorehouse` command line.
+
+Every failure the user can fix (missing manifest, unknown model, month not in the data,
+tampered artifact, ...) is a ScorehouseError, printed as one line on stderr with exit
+status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from python_scoring.errors import ScorehouseError
+from python_scoring.project import Project
+
+log = logging.getLogger("python_scoring")
+
+
+def _month(text: str) -> dt.date:
+    try:
+        value = dt.date.fromisoformat(text if len(text) > 7 else f"{text}-01")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a month (YYYY-MM or YYYY-MM-01): {text}") from exc
+    if value.day != 1:
+        raise argparse.ArgumentTypeError(f"a month is the first day of a month, got {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scorehouse", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=Path.cwd(),
+        help="dbt project directory (default: current directory)",
+    )
+    parser.add_argument("--profiles-dir", type=Path, help="directory holding profiles.yml")
+    parser.add_argument("--target", help="profile target (default: the profile's default)")
+    parser.add_argument(
+        "--target-path", type=Path, help="dbt target path holding manifest.json (default: target)"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write synthetic operator data into the raw sources")
+    gen.add_argument("--subscribers", type=int, default=50_000)
+    gen.add_argument("--months", type=int, default=12)
+    gen.add_argument("--start-month", type=_month, default=dt.date(2025, 1, 1))
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument(
+        "--drift-month", type=_month, help="inject a distribution drift from this month on"
+    )
+
+    train = sub.add_parser("train", help="train registry models on their dbt training sets")
+    train.add_argument("--model", help="one registry model (default: every enabled model)")
+
+    score = sub.add_parser("score", help="score a month and write ml.model_scores")
+    score.add_argument("--model", help="one registry model (default: every enabled model)")
+    score.add_argument(
+        "--month", type=_month, help="month to score (default: the month of the scoring input)"
+    )
+    score.add_argument("--version", help="artifact version (default: the latest)")
+    score.add_argument(
+        "--n-reasons", type=int, help="reason columns to fill (default: the registry's n_reasons)"
+    )
+
+    sub.add_parser("check", help="validate the registry and list its models")
+    sub.add_parser("summary", help="print rows per layer, latest metrics and top scores")
+    return parser
+
+
+def run(args: argparse.Namespace) -> None:
+    project = Project(args.project_dir, args.profiles_dir, args.target, args.target_path)
+    # imported here so `scorehouse --help` stays fast
+    from python_scoring.registry import load_registry, select_models
+    from python_scoring.warehouse import Warehouse
+
+    if args.command == "check":
+        for spec in load_registry(project).values():
+            state = "enabled" if spec.enabled else "disabled"
+            print(
+                f"{spec.name}: {spec.scenario}, {spec.algorithm}, weight "
+                f"{spec.composite_weight}, {state}"
+            )
+        return
+    if args.command == "generate":
+        from python_scoring.generate import GeneratorConfig
+        from python_scoring.load import load_synthetic
+
+        config = GeneratorConfig(
+            n_subscribers=args.subscribers,
+            n_months=args.months,
+            start_month=args.start_month,
+            seed=args.seed,
+            drift_month=args.drift_month,
+        )
+        with Warehouse.connect(project) as wh:
+            load_synthetic(project, wh, config)
+        return
+    if args.command == "summary":
+        from python_scoring.summary import print_summary
+
+        with Warehouse.connect(project) as wh:
+            print_summary(project, wh)
+        return
+
+    specs = select_models(project, args.model)
+    with Warehouse.connect(project) as wh:
+        if args.command == "train":
+            from python_scoring.train import train_model
+
+            for spec in specs:
+                result = train_model(project, wh, spec)
+                oot = result.metrics["oot"]
+                print(
+                    f"{spec.name} {result.artifact.version}: OOT AUC {oot['auc']:.4f} "
+                    f"KS {oot['ks']:.4f} ({oot['rows']} rows)"
+                )
+        elif args.command == "score":
+            from python_scoring.score import score_model
+
+            for spec in specs:
+                result = score_model(project, wh, spec, args.month, args.version, args.n_reasons)
+                print(
+                    f"{spec.name} {result.version}: scored {result.rows} rows for "
+                    f"{result.month} in {result.seconds:.1f}s"
+                )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        run(args)
+    except ScorehouseError as exc:
+        print(f"scorehouse: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The scikit-learn pipeline a registry model trains: preprocessing + estimator.
+
+The fitted preprocessing travels inside the artifact, so batch scoring (and any later
+online or Spark scoring) transforms a row exactly as training did.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from lightgbm import LGBMClassifier
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OrdinalEncoder
+
+from python_scoring.registry import ModelSpec
+
+LIGHTGBM_DEFAULTS: dict[str, Any] = {
+    "n_estimators": 300,
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "verbose": -1,
+    "n_jobs": 2,
+}
+
+
+def split_feature_types(frame: pd.DataFrame, candidates: list[str]) -> tuple[list[str], list[str]]:
+    """Numeric (incl. boolean) and categorical (string) feature columns; others are not
+    model inputs (dates are calendar positions, not behaviour)."""
+    numeric, categorical = [], []
+    for col in candidates:
+        dtype = frame[col].dtype
+        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+            numeric.append(col)
+        elif pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+            categorical.append(col)
+    return numeric, categorical
+
+
+def build_pipeline(spec: ModelSpec, numeric: list[str], categorical: list[str]) -> Pipeline:
+    # Unseen and missing categories become NaN, which LightGBM routes as missing values.
+    encoder = OrdinalEncoder(
+        handle_unknown="use_encoded_value",
+        unknown_value=np.nan,
+        encoded_missing_value=np.nan,
+        dtype=np.float64,
+    )
+    prep = ColumnTransformer(
+        [("numeric", "passthrough", numeric), ("categorical", encoder, categorical)],
+        verbose_feature_names_out=False,
+    )
+    prep.set_output(transform="pandas")
+    params = {**LIGHTGBM_DEFAULTS, "random_state": spec.seed, **spec.params}
+    return Pipeline([("prep", prep), ("model", LGBMClassifier(**params))])
+
+
+def feature_names(pipeline: Pipeline) -> list[str]:
+    """Names of the columns the estimator sees, in order."""
+    return list(pipeline.named_steps["prep"].get_feature_names_out())
+
+
+def top_reasons(pipeline: Pipeline, transformed: pd.DataFrame, k: int) -> list[np.ndarray]:
+    """Per row, the k features with the largest positive contribution to the score
+    (LightGBM TreeSHAP contributions, in log-odds), most positive first; None where fewer
+    than k features push the score up."""
+    booster = pipeline.named_steps["model"].booster_
+    contrib = booster.predict(transformed, pred_contrib=True)[:, :-1]  # last column: bias
+    names = np.array(feature_names(pipeline), dtype=object)
+    order = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
+    top_values = np.take_along_axis(contrib, order, axis=1)
+    reasons = np.where(top_values > 0, names[order], None)
+    return [reasons[:, i] for i in range(k)]

@@ -1,0 +1,119 @@
+"""`scorehouse score`: score a month's population with the latest verified artifact and
+replace that (model, month) slice of ml.model_scores atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from python_scoring import artifacts
+from python_scoring.errors import ScorehouseError
+from python_scoring.pipeline import top_reasons
+from python_scoring.project import Project
+from python_scoring.registry import ModelSpec
+from python_scoring.warehouse import Warehouse, sql_literal
+
+log = logging.getLogger(__name__)
+BATCH_ROWS = 200_000  # rows held in memory at once while scoring
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    spec: ModelSpec
+    version: str
+    month: dt.date
+    rows: int
+    seconds: float
+
+
+def _check_month(wh: Warehouse, spec: ModelSpec, relation, month: dt.date | None) -> dt.date:
+    m = spec.month_column
+    present = wh.query_arrow(
+        f"select {m} as month, count(*) as n, count(distinct {spec.entity_id}) as ids "
+        f"from {relation.sql} group by {m}"
+    ).to_pylist()
+    if not present:
+        raise ScorehouseError(f"{relation} is empty: no population to score")
+    months = sorted(r["month"] for r in present)
+    if month is None:
+        if len(months) != 1:
+            raise ScorehouseError(
+                f"{relation} holds several months ({months[0]} .. {months[-1]}): pass --month"
+            )
+        month = months[0]
+    row = next((r for r in present if r["month"] == month), None)
+    if row is None:
+        raise ScorehouseError(
+            f"month {month} is not in {relation} (it holds {', '.join(map(str, months))}); "
+            f"rebuild it with dbt build --vars '{{score_month: {month}}}'"
+        )
+    if row["ids"] != row["n"]:
+        raise ScorehouseError(
+            f"{relation} has {row['n'] - row['ids']} duplicate {spec.entity_id} value(s) in "
+            f"month {month}: refusing to score"
+        )
+    return month
+
+
+def score_model(
+    project: Project,
+    wh: Warehouse,
+    spec: ModelSpec,
+    month: dt.date | None = None,
+    version: str | None = None,
+    n_reasons: int | None = None,
+) -> ScoreResult:
+    clock = time.perf_counter()
+    artifact, pipeline = artifacts.load(project.artifacts_dir, spec.name, version)
+    features = artifact.metadata["features"]
+    relation = project.model(spec.scoring_input)
+    wh.require_columns(relation, [spec.entity_id, spec.month_column, *features])
+    month = _check_month(wh, spec, relation, month)
+    k = spec.n_reasons if n_reasons is None else n_reasons
+
+    scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    columns = ", ".join([spec.entity_id, *features])
+    sql = f"select {columns} from {relation.sql} where {spec.month_column} = {sql_literal(month)}"
+    pieces, rows = [], 0
+    for batch in wh.stream(sql, BATCH_ROWS):
+        frame = batch.to_pandas()
+        transformed = pipeline.named_steps["prep"].transform(frame[features])
+        score = pipeline.named_steps["model"].predict_proba(transformed)[:, 1]
+        result = {
+            "model_name": pa.array(np.full(len(frame), spec.name)),
+            "model_version": pa.array(np.full(len(frame), artifact.version)),
+            "score_month": pa.array(np.full(len(frame), month), pa.date32()),
+            "entity_id": pa.array(frame[spec.entity_id].astype(str).to_numpy()),
+            "score": pa.array(score, pa.float64()),
+            "scored_at": pa.array(np.full(len(frame), scored_at), pa.timestamp("us")),
+        }
+        if k:
+            for i, names in enumerate(top_reasons(pipeline, transformed, k), start=1):
+                result[f"reason_{i}"] = pa.array(names, pa.string())
+        pieces.append(pa.table(result))
+        rows += len(frame)
+        log.info("%s: scored %d rows", spec.name, rows)
+
+    if not rows:
+        raise ScorehouseError(f"no rows to score in {relation} for month {month}")
+    target = project.source("ml", "model_scores")
+    wh.require_columns(target, pieces[0].column_names)
+    wh.replace_slice(
+        target, {"model_name": spec.name, "score_month": month}, pa.concat_tables(pieces)
+    )
+    seconds = time.perf_counter() - clock
+    log.info(
+        "%s: wrote %d scores for %s (version %s) to %s in %.1fs",
+        spec.name,
+        rows,
+        month,
+        artifact.version,
+        target,
+        seconds,
+    )
+    return ScoreResult(spec, artifact.version, month, rows, seconds)
