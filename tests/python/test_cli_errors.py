@@ -57,3 +57,8 @@ def test_bad_month_argument(capsys):
         main(["--project-dir", str(REPO), "score", "--month", "2025-13"])
     assert exc.value.code == 2
     assert "not a month" in capsys.readouterr().err
+
+
+def test_generator_config_errors_are_one_line(warehouse, capsys):
+    assert warehouse.scorehouse("generate", "--subscribers", "5") == 2
+    assert "n_subscribers" in last_error(capsys)
