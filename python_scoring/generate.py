@@ -676,16 +676,21 @@ class _World:
         # ---- assemble ------------------------------------------------------------------
         month_col = pa.array(np.full(r, month_start), pa.date32())
         ids = pa.array(self.subscriber_id[rows], pa.int64())
-        data_obs = pa.array(np.round(data, 1), pa.float64(), mask=rng.random(r) < 0.003)
+
+        # round in float64: rounding float32 state would store 28.200000762939453
+        def tenths(x: np.ndarray) -> np.ndarray:
+            return np.round(x.astype(np.float64), 1)
+
+        data_obs = pa.array(tenths(data), pa.float64(), mask=rng.random(r) < 0.003)
         usage = pa.Table.from_arrays(
             [
                 ids,
                 month_col,
-                pa.array(np.round(voice, 1), pa.float64()),
-                pa.array(np.round(offnet, 1), pa.float64()),
+                pa.array(tenths(voice), pa.float64()),
+                pa.array(tenths(offnet), pa.float64()),
                 data_obs,
                 pa.array(sms, pa.int32()),
-                pa.array(np.round(roaming, 1), pa.float64()),
+                pa.array(tenths(roaming), pa.float64()),
                 pa.array(days[has_row].astype(np.int32), pa.int32()),
             ],
             schema=TABLE_SCHEMAS["usage_monthly"],
