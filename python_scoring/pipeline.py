@@ -59,16 +59,3 @@ def build_pipeline(spec: ModelSpec, numeric: list[str], categorical: list[str]) 
 def feature_names(pipeline: Pipeline) -> list[str]:
     """Names of the columns the estimator sees, in order."""
     return list(pipeline.named_steps["prep"].get_feature_names_out())
-
-
-def top_reasons(pipeline: Pipeline, transformed: pd.DataFrame, k: int) -> list[np.ndarray]:
-    """Per row, the k features with the largest positive contribution to the score
-    (LightGBM TreeSHAP contributions, in log-odds), most positive first; None where fewer
-    than k features push the score up."""
-    booster = pipeline.named_steps["model"].booster_
-    contrib = booster.predict(transformed, pred_contrib=True)[:, :-1]  # last column: bias
-    names = np.array(feature_names(pipeline), dtype=object)
-    order = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
-    top_values = np.take_along_axis(contrib, order, axis=1)
-    reasons = np.where(top_values > 0, names[order], None)
-    return [reasons[:, i] for i in range(k)]

@@ -13,8 +13,9 @@ import pyarrow as pa
 
 from python_scoring import artifacts
 from python_scoring.errors import ScorehouseError
-from python_scoring.pipeline import top_reasons
+from python_scoring.pipeline import feature_names
 from python_scoring.project import Project
+from python_scoring.reasons import PathAttribution, top_reasons
 from python_scoring.registry import ModelSpec
 from python_scoring.warehouse import Warehouse, sql_literal
 
@@ -76,6 +77,8 @@ def score_model(
     month = _check_month(wh, spec, relation, month)
     k = spec.n_reasons if n_reasons is None else n_reasons
 
+    attribution = PathAttribution(pipeline.named_steps["model"].booster_) if k else None
+    names = feature_names(pipeline)
     scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     columns = ", ".join([spec.entity_id, *features])
     sql = f"select {columns} from {relation.sql} where {spec.month_column} = {sql_literal(month)}"
@@ -92,9 +95,10 @@ def score_model(
             "score": pa.array(score, pa.float64()),
             "scored_at": pa.array(np.full(len(frame), scored_at), pa.timestamp("us")),
         }
-        if k:
-            for i, names in enumerate(top_reasons(pipeline, transformed, k), start=1):
-                result[f"reason_{i}"] = pa.array(names, pa.string())
+        if attribution is not None:
+            contributions = attribution.contributions(transformed)
+            for i, reason in enumerate(top_reasons(contributions, names, k), start=1):
+                result[f"reason_{i}"] = pa.array(reason, pa.string())
         pieces.append(pa.table(result))
         rows += len(frame)
         log.info("%s: scored %d rows", spec.name, rows)
