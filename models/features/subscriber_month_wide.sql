@@ -1,11 +1,24 @@
+{#- partition_by: Spark's insert_overwrite replaces these partitions; other engines ignore it -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy=month_replace_strategy(),
+    unique_key='month',
+    partition_by=['month'],
+    on_schema_change='append_new_columns',
+) }}
+{%- set group_measures = ['data_mb', 'voice_minutes', 'billed_amount'] %}
 -- The subscriber-month wide table: one row per subscriber active at the end of the month,
 -- every feature the scenarios train on. New columns added here flow into the training
--- sets and scoring inputs without further edits.
+-- sets, scoring inputs, profiles, PSI and IV marts without further edits.
+-- Incremental by month: a run rebuilds var score_month (or the latest month and newer),
+-- replacing exactly those months; --full-refresh rebuilds every month.
 with
 
 spine as (
     select * from {{ ref('int_subscriber_months') }}
-    where not is_deactivated_in_month
+    where
+        not is_deactivated_in_month
+        and {{ incremental_months_filter('month') }}
 ),
 
 subscribers as (
@@ -30,6 +43,10 @@ tickets as (
 
 addons as (
     select * from {{ ref('int_subscriber_addons_monthly') }}
+),
+
+package_groups as (
+    select * from {{ ref('package_group_month') }}
 ),
 
 final as (
@@ -61,7 +78,14 @@ final as (
         {{ star_except(ref('int_subscriber_tickets_monthly'), 'tickets',
                                  ['subscriber_id', 'month']) }},
         {{ star_except(ref('int_subscriber_addons_monthly'), 'addons',
-                                 ['subscriber_id', 'month']) }}
+                                 ['subscriber_id', 'month']) }},
+        {%- for measure in group_measures %}
+        {%- set value = ('usage.' if measure != 'billed_amount' else 'billing.') ~ measure %}
+        {{ safe_divide(value, 'package_groups.group_avg_' ~ measure) }}
+            as {{ measure }}_vs_group_avg,
+        {{ safe_divide(value, 'package_groups.group_p50_' ~ measure) }}
+            as {{ measure }}_vs_group_median{{ "," if not loop.last }}
+        {%- endfor %}
     from spine
     inner join subscribers on spine.subscriber_id = subscribers.subscriber_id
     left join usage
@@ -81,6 +105,10 @@ final as (
         on
             spine.subscriber_id = addons.subscriber_id
             and spine.month = addons.month
+    left join package_groups
+        on
+            packages.package_group = package_groups.package_group
+            and spine.month = package_groups.month
 )
 
 select * from final

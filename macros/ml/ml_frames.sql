@@ -1,0 +1,96 @@
+{#- The training frame and scoring input of a scenario: every scenario selects the same
+    wide table, so the frame logic lives once here.
+
+    training_frame: wide-table features of month m joined to the scenario's label for m
+    (observed in m+1), for the months whose label matured by the score month.
+    `split` = 'oot' for the month just before the score month (out-of-time test), else
+    'test' for the var test_share of ids by a stable md5 bucket, else 'train' (an id is
+    never on both in-time sides). -#}
+{% macro training_frame(target_model, label) -%}
+with
+
+wide as (
+    select * from {{ ref('subscriber_month_wide') }}
+),
+
+target as (
+    select subscriber_id, month, label_month, {{ label }}
+    from {{ ref(target_model) }}
+),
+
+score_month as (
+    select {{ score_month(ref('int_calendar_months')) }} as month
+),
+
+final as (
+    select
+        wide.*,
+        target.{{ label }},
+        case
+            when target.label_month = score_month.month then 'oot'
+            when
+                {{ hash_bucket('wide.subscriber_id', 100) }}
+                < {{ (var('test_share') * 100) | int }}
+                then 'test'
+            else 'train'
+        end as split
+    from wide
+    inner join target
+        on
+            wide.subscriber_id = target.subscriber_id
+            and wide.month = target.month
+    cross join score_month
+    where target.label_month <= score_month.month
+)
+
+select * from final
+{%- endmacro %}
+
+{#- scoring_frame: the wide table of the score month (var score_month, default the latest). -#}
+{% macro scoring_frame() -%}
+with
+
+wide as (
+    select * from {{ ref('subscriber_month_wide') }}
+),
+
+score_month as (
+    select {{ score_month(ref('int_calendar_months')) }} as month
+),
+
+final as (
+    select wide.*
+    from wide
+    inner join score_month on wide.month = score_month.month
+)
+
+select * from final
+{%- endmacro %}
+
+{#- Months an incremental month-grained model (re)builds: var score_month when set (that
+    month is replaced, others untouched), else the latest month already built and any
+    newer one. A full refresh builds every month. -#}
+{% macro incremental_months_filter(month_expr) -%}
+    {%- if is_incremental() -%}
+        {%- if var('score_month') -%}
+            {{ month_expr }} = cast('{{ var("score_month") }}' as date)
+        {%- else -%}
+            {{ month_expr }} >= (select max(month) from {{ this }})
+        {%- endif -%}
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The incremental strategy that replaces whole months on each engine. -#}
+{% macro month_replace_strategy() -%}
+    {{ return(adapter.dispatch('month_replace_strategy', 'scorehouse')()) }}
+{%- endmacro %}
+
+{% macro default__month_replace_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+
+{% macro spark__month_replace_strategy() -%}
+    {{ return('insert_overwrite') }}
+{%- endmacro %}

@@ -1,0 +1,29 @@
+{#- Exact linear-interpolation quantiles (numpy's default, pandas.qcut's) of `expr` at each
+    probability in `probs`, as one array; `array_element` reads it 1-based. -#}
+{% macro quantiles(expr, probs) -%}
+    {{ return(adapter.dispatch('quantiles', 'scorehouse')(expr, probs)) }}
+{%- endmacro %}
+
+{% macro default__quantiles(expr, probs) -%}
+    percentile_cont(array[{{ probs | join(', ') }}]::float8 []) within group (order by {{ expr }})
+{%- endmacro %}
+
+{% macro duckdb__quantiles(expr, probs) -%}
+    quantile_cont({{ expr }}, [{{ probs | join(', ') }}])
+{%- endmacro %}
+
+{% macro spark__quantiles(expr, probs) -%}
+    percentile({{ expr }}, array({{ probs | join(', ') }}))
+{%- endmacro %}
+
+{% macro array_element(array_expr, index) -%}
+    {{ return(adapter.dispatch('array_element', 'scorehouse')(array_expr, index)) }}
+{%- endmacro %}
+
+{% macro default__array_element(array_expr, index) -%}
+    ({{ array_expr }})[{{ index }}]
+{%- endmacro %}
+
+{% macro spark__array_element(array_expr, index) -%}
+    element_at({{ array_expr }}, {{ index }})
+{%- endmacro %}

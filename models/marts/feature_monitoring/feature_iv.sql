@@ -1,0 +1,45 @@
+-- IV of every wide-table feature against each scenario's label, on the scenario's
+-- in-time training rows (split = 'train'): the input to iv_limit screening.
+-- Add a scenario here when you add its training set.
+{%- set scenarios = [
+    ('churn', 'churn_training_set', 'churned'),
+    ('package_upsell', 'package_upsell_training_set', 'upsold'),
+    ('data_addon', 'data_addon_training_set', 'bought_addon'),
+] %}
+{%- set not_features = ['subscriber_id', 'month', 'split'] %}
+with
+
+{% for scenario, training_set, label in scenarios %}
+{%- set relation = ref(training_set) %}
+{%- set skip = not_features + [label] %}
+{{ scenario }}_iv as (
+    {{ iv_query(relation, label,
+                columns_of_kind(relation, 'numeric', exclude=skip),
+                columns_of_kind(relation, 'text', exclude=skip),
+                where="split = 'train'") }}
+),
+{% endfor %}
+
+combined as (
+    {%- for scenario, training_set, label in scenarios %}
+    select
+        '{{ scenario }}' as scenario,
+        '{{ label }}' as label,
+        column_name,
+        column_kind,
+        n_rows,
+        n_events,
+        iv
+    from {{ scenario }}_iv
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+),
+
+final as (
+    select
+        *,
+        row_number() over (partition by scenario order by iv desc, column_name asc) as iv_rank
+    from combined
+)
+
+select * from final

@@ -1,0 +1,2 @@
+-- Data add-on scoring input: the score month's wide table.
+{{ scoring_frame() }}
