@@ -30,8 +30,10 @@ class Relation:
 
     @property
     def sql(self) -> str:
-        parts = [p for p in (self.database, self.schema, self.identifier) if p]
-        return ".".join(f'"{p}"' for p in parts)
+        # Schema-qualified only: a connection reaches one database (one DuckDB file, one
+        # PostgreSQL database), and the manifest's database name depends on the file or
+        # database it was parsed against, not on where we connect now.
+        return f'"{self.schema}"."{self.identifier}"'
 
     def __str__(self) -> str:
         return f"{self.schema}.{self.identifier}"
