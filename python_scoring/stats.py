@@ -77,6 +77,7 @@ Differences from feature_engine (1.9.4), all tested in tests/python/test_stats.p
 from __future__ import annotations
 
 import numbers
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -171,12 +172,36 @@ def _check_cuts(cuts) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
+def sql_quantiles(v: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Linear-interpolation quantiles, rounded exactly as DuckDB's quantile_cont rounds them.
+
+    Position h = (n-1)*p, lo = v[floor h], hi = v[ceil h], d = h - floor h; DuckDB (2.0, as
+    pinned) evaluates lo*(1-d) + hi*d as one fused multiply-add, fma(lo, 1-d, hi*d), with
+    a single rounding. Mathematically this is np.quantile's default, but numpy rounds
+    differently in the last bit, and a data value lying exactly on a cut point would then
+    change bin. Emulating the warehouse's rounding (exact rational arithmetic; there are
+    only bins-1 cut points) keeps this reference bin-for-bin equal to the SQL macros on
+    DuckDB. PostgreSQL's percentile_cont rounds lo + (hi-lo)*d: cut points can differ
+    there in the last bit.
+    """
+    v = np.sort(v)
+    cuts = []
+    for p in probs:
+        h = (v.size - 1) * float(p)
+        lower = int(np.floor(h))
+        d = h - lower
+        lo, hi = float(v[lower]), float(v[int(np.ceil(h))])
+        cuts.append(lo if d == 0 else float(Fraction(lo) * Fraction(1.0 - d) + Fraction(hi * d)))
+    return np.array(cuts, dtype="float64")
+
+
 def equal_frequency_cuts(values, bins: int = 10) -> np.ndarray:
     """Internal cut points of ``bins`` equal-frequency bins of ``values`` (nulls dropped).
 
-    ``np.quantile(v, [j/bins for j in 1..bins-1])`` restricted to the values strictly
-    between min(v) and max(v), deduplicated and sorted (= pandas.qcut duplicates='drop').
-    Empty float array when there is no non-null value or no such quantile.
+    The linear-interpolation quantiles at ``j/bins`` (j = 1..bins-1) restricted to the
+    values strictly between min(v) and max(v), deduplicated and sorted (= pandas.qcut
+    duplicates='drop'). Empty float array when there is no non-null value or no such
+    quantile. See `sql_quantiles` for why this is not ``np.quantile``.
     """
     bins = _check_bins(bins)
     v = _numeric(values, "values")
@@ -184,7 +209,7 @@ def equal_frequency_cuts(values, bins: int = 10) -> np.ndarray:
     if v.size == 0 or bins == 1:
         return np.empty(0, dtype="float64")
     probs = np.array([j / bins for j in range(1, bins)], dtype="float64")
-    q = np.quantile(v, probs)
+    q = sql_quantiles(v, probs)
     q = q[(q > v.min()) & (q < v.max())]
     return np.unique(q).astype("float64", copy=False)
 

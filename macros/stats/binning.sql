@@ -58,7 +58,7 @@
 {% macro floored_share(count, total) -%}
     case
         when {{ count }} = 0 then {{ stats_epsilon() }}
-        else cast({{ count }} as {{ dbt.type_float() }}) / {{ total }}
+        else cast({{ count }} as {{ type_double() }}) / {{ total }}
     end
 {%- endmacro %}
 
@@ -78,7 +78,7 @@
         cast(null as {{ dbt.type_bigint() }}) as {{ name }}
         {%- endfor %}
         {%- for name in float_columns %},
-        cast(null as {{ dbt.type_float() }}) as {{ name }}
+        cast(null as {{ type_double() }}) as {{ name }}
         {%- endfor %}
     where 1 = 0
 {%- endmacro %}

@@ -23,7 +23,7 @@ iv_source as (
     select
         cast({{ label }} as integer) as iv_label
         {%- for alias, column in numeric %},
-        cast({{ column }} as {{ dbt.type_float() }}) as {{ alias }}
+        cast({{ column }} as {{ type_double() }}) as {{ alias }}
         {%- endfor %}
         {%- for alias, column in text %},
         cast({{ column }} as {{ dbt.type_string() }}) as {{ alias }}

@@ -36,10 +36,10 @@ profile_aggregates as (
         count({{ alias }}) as {{ alias }}_n,
         count(distinct {{ alias }}) as {{ alias }}_d
         {%- if kind == 'numeric' %},
-        min(cast({{ alias }} as {{ dbt.type_float() }})) as {{ alias }}_min,
-        max(cast({{ alias }} as {{ dbt.type_float() }})) as {{ alias }}_max,
-        avg(cast({{ alias }} as {{ dbt.type_float() }})) as {{ alias }}_mean,
-        {{ quantiles('cast(' ~ alias ~ ' as ' ~ dbt.type_float() ~ ')', [0.25, 0.5, 0.75]) }}
+        min(cast({{ alias }} as {{ type_double() }})) as {{ alias }}_min,
+        max(cast({{ alias }} as {{ type_double() }})) as {{ alias }}_max,
+        avg(cast({{ alias }} as {{ type_double() }})) as {{ alias }}_mean,
+        {{ quantiles('cast(' ~ alias ~ ' as ' ~ type_double() ~ ')', [0.25, 0.5, 0.75]) }}
             as {{ alias }}_q
         {%- endif %}
         {%- endfor %}
@@ -85,7 +85,7 @@ profile_long as (
         '{{ kind }}' as column_kind,
         profile_aggregates.n_rows,
         profile_aggregates.n_rows - profile_aggregates.{{ alias }}_n as n_null,
-        cast(profile_aggregates.n_rows - profile_aggregates.{{ alias }}_n as {{ dbt.type_float() }})
+        cast(profile_aggregates.n_rows - profile_aggregates.{{ alias }}_n as {{ type_double() }})
         / profile_aggregates.n_rows as null_share,
         profile_aggregates.{{ alias }}_d as n_distinct,
         {%- if kind == 'numeric' %}
@@ -96,12 +96,12 @@ profile_long as (
         {{ array_element('profile_aggregates.' ~ alias ~ '_q', 2) }} as p50,
         {{ array_element('profile_aggregates.' ~ alias ~ '_q', 3) }} as p75,
         {%- else %}
-        cast(null as {{ dbt.type_float() }}) as min_value,
-        cast(null as {{ dbt.type_float() }}) as max_value,
-        cast(null as {{ dbt.type_float() }}) as mean_value,
-        cast(null as {{ dbt.type_float() }}) as p25,
-        cast(null as {{ dbt.type_float() }}) as p50,
-        cast(null as {{ dbt.type_float() }}) as p75,
+        cast(null as {{ type_double() }}) as min_value,
+        cast(null as {{ type_double() }}) as max_value,
+        cast(null as {{ type_double() }}) as mean_value,
+        cast(null as {{ type_double() }}) as p25,
+        cast(null as {{ type_double() }}) as p50,
+        cast(null as {{ type_double() }}) as p75,
         {%- endif %}
         {%- if kind == 'text' %}
         {{ alias }}_top.top_values

@@ -23,7 +23,7 @@ psi_source as (
     select
         {{ month_column }} as psi_month
         {%- for column in columns %},
-        cast({{ column }} as {{ dbt.type_float() }}) as {{ aliases[loop.index0] }}
+        cast({{ column }} as {{ type_double() }}) as {{ aliases[loop.index0] }}
         {%- endfor %}
     from {{ relation }}
 ),

@@ -21,7 +21,7 @@ registry as (
         cast(null as {{ dbt.type_string() }}) as scenario,
         cast(null as {{ dbt.type_string() }}) as entity,
         cast(null as {{ dbt.type_string() }}) as algorithm,
-        cast(null as {{ dbt.type_float() }}) as composite_weight,
+        cast(null as {{ type_double() }}) as composite_weight,
         cast(null as {{ dbt.type_string() }}) as owner
     where 1 = 0
 ),

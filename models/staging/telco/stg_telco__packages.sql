@@ -9,7 +9,7 @@ final as (
         package_id,
         package_name,
         package_group,
-        cast(monthly_fee as {{ dbt.type_float() }}) as monthly_fee,
+        cast(monthly_fee as {{ type_double() }}) as monthly_fee,
         data_allowance_mb,
         voice_allowance_min
     from source
