@@ -102,6 +102,8 @@ class DuckDBWarehouse(Warehouse):
             ) from exc
         if output.get("threads"):
             self.con.execute(f"set threads = {int(output['threads'])}")
+        for name, value in (output.get("settings") or {}).items():  # as dbt-duckdb applies them
+            self.con.execute(f"set {name} = {sql_literal(str(value))}")
 
     def _relation(self, sql: str):
         import duckdb

@@ -43,13 +43,9 @@ iv_totals as (
 ),
 {%- if numeric %}
 
-iv_cuts as (
-    select
-        {%- for alias, column in numeric %}
-        {{ cut_point_aggregates(alias, alias, bins) }}{{ "," if not loop.last }}
-        {%- endfor %}
-    from iv_source
-),
+{%- set numeric_aliases = [] %}
+{%- for alias, column in numeric %}{% do numeric_aliases.append(alias) %}{% endfor %}
+{{ threshold_ctes('iv', 'iv_source', numeric_aliases, bins) }},
 
 iv_counts as (
     select
@@ -58,28 +54,52 @@ iv_counts as (
         {%- for alias, column in numeric %},
         count(iv_source.{{ alias }}) as {{ alias }}_n
         {%- for j in range(1, bins) %},
-        {{ cumulative_count('iv_source.' ~ alias, 'iv_cuts', alias, j) }} as {{ alias }}_le{{ j }}
+        {{ cumulative_count('iv_source.' ~ alias, 'iv_thresholds', alias, j) }} as {{ alias }}_le{{ j }}
         {%- endfor %}
         {%- endfor %}
     from iv_source
-    cross join iv_cuts
+    cross join iv_thresholds
     group by iv_source.iv_label
 ),
 
-iv_numeric_bins as (
-    {%- for alias, column in numeric %}
-    {%- set outer = loop %}
-    {%- for count in bin_counts(alias ~ '_le', 'n_rows', alias ~ '_n', bins) %}
+{{ column_index_cte('iv_columns', numeric_columns) }},
+
+iv_long as (
     select
-        '{{ column }}' as column_name,
-        'numeric' as column_kind,
-        {{ loop.index0 }} as bin,
-        sum(case when iv_label = 1 then {{ count }} else 0 end) as events,
-        sum(case when iv_label = 0 then {{ count }} else 0 end) as nonevents
+        iv_counts.iv_label,
+        iv_columns.column_name,
+        iv_counts.n_rows,
+        {{ pick_by_index('iv_columns.column_index', numeric_aliases, 'iv_counts.', '_n') }} as n_nonnull
+        {%- for j in range(1, bins) %},
+        {{ pick_by_index('iv_columns.column_index', numeric_aliases, 'iv_counts.', '_le' ~ j) }} as le{{ j }}
+        {%- endfor %}
     from iv_counts
-    {{ "union all" if not (outer.last and loop.last) }}
-    {%- endfor %}
-    {%- endfor %}
+    cross join iv_columns
+),
+
+iv_numeric_bins as (
+    select
+        column_name
+        {%- for count in bin_counts('le', 'n_rows', 'n_nonnull', bins) %},
+        sum(case when iv_label = 1 then {{ count }} else 0 end) as events{{ loop.index0 }},
+        sum(case when iv_label = 0 then {{ count }} else 0 end) as nonevents{{ loop.index0 }}
+        {%- endfor %}
+    from iv_long
+    group by column_name
+),
+
+iv_numeric as (
+    select
+        iv_numeric_bins.column_name,
+        'numeric' as column_kind,
+        {%- for i in range(0, bins + 1) %}
+        {{ divergence_term(
+            floored_share('iv_numeric_bins.events' ~ i, 'iv_totals.n_events'),
+            floored_share('iv_numeric_bins.nonevents' ~ i, 'iv_totals.n_nonevents')) }}
+        {{- " +" if not loop.last else " as iv" }}
+        {%- endfor %}
+    from iv_numeric_bins
+    cross join iv_totals
 ),
 {%- endif %}
 {%- if text %}
@@ -88,8 +108,6 @@ iv_text_bins as (
     {%- for alias, column in text %}
     select
         '{{ column }}' as column_name,
-        'text' as column_kind,
-        {{ alias }} as bin,
         sum(iv_label) as events,
         count(*) - sum(iv_label) as nonevents
     from iv_source
@@ -97,41 +115,39 @@ iv_text_bins as (
     {{ "union all" if not loop.last }}
     {%- endfor %}
 ),
-{%- endif %}
 
-iv_bins as (
-    {%- if numeric %}
-    select column_name, column_kind, events, nonevents from iv_numeric_bins
-    {%- endif %}
-    {%- if numeric and text %}
-    union all
-    {%- endif %}
-    {%- if text %}
-    select column_name, column_kind, events, nonevents from iv_text_bins
-    {%- endif %}
-),
-
-iv_terms as (
+iv_text as (
     select
-        iv_bins.column_name,
-        iv_bins.column_kind,
-        {{ divergence_term(floored_share('iv_bins.events', 'iv_totals.n_events'),
-                           floored_share('iv_bins.nonevents', 'iv_totals.n_nonevents')) }}
-            as iv_term
-    from iv_bins
+        iv_text_bins.column_name,
+        'text' as column_kind,
+        sum({{ divergence_term(floored_share('iv_text_bins.events', 'iv_totals.n_events'),
+                               floored_share('iv_text_bins.nonevents', 'iv_totals.n_nonevents')) }})
+            as iv
+    from iv_text_bins
     cross join iv_totals
+    group by iv_text_bins.column_name
 ),
+{%- endif %}
 
 iv_result as (
     select
-        iv_terms.column_name,
-        iv_terms.column_kind,
+        iv_columns_result.column_name,
+        iv_columns_result.column_kind,
         iv_totals.n_rows,
         iv_totals.n_events,
-        sum(iv_terms.iv_term) as iv
-    from iv_terms
+        iv_columns_result.iv
+    from (
+        {%- if numeric %}
+        select column_name, column_kind, iv from iv_numeric
+        {%- endif %}
+        {%- if numeric and text %}
+        union all
+        {%- endif %}
+        {%- if text %}
+        select column_name, column_kind, iv from iv_text
+        {%- endif %}
+    ) as iv_columns_result
     cross join iv_totals
-    group by iv_terms.column_name, iv_terms.column_kind, iv_totals.n_rows, iv_totals.n_events
 )
 
 select * from iv_result

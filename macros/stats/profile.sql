@@ -49,19 +49,10 @@ profile_aggregates as (
 
 {%- for alias, column, kind in profiled if kind == 'text' %}
 
-{{ alias }}_counts as (
-    select
-        profile_month,
-        cast({{ alias }} as {{ dbt.type_string() }}) as value,
-        count(*) as n
-    from profile_source
-    where {{ alias }} is not null
-    group by profile_month, {{ alias }}
-),
-
 {{ alias }}_top as (
     select
         profile_month,
+        '{{ column }}' as column_name,
         {{ dbt.listagg(dbt.concat(['value', "':'", 'cast(n as ' ~ dbt.type_string() ~ ')']),
                        "', '", 'order by value_rank') }} as top_values
     from (
@@ -70,51 +61,91 @@ profile_aggregates as (
             value,
             n,
             row_number() over (partition by profile_month order by n desc, value asc) as value_rank
-        from {{ alias }}_counts
+        from (
+            select
+                profile_month,
+                cast({{ alias }} as {{ dbt.type_string() }}) as value,
+                count(*) as n
+            from profile_source
+            where {{ alias }} is not null
+            group by profile_month, {{ alias }}
+        ) as value_counts
     ) as ranked
     where value_rank <= {{ top_n }}
     group by profile_month
 ),
 {%- endfor %}
 
-profile_long as (
-    {%- for alias, column, kind in profiled %}
-    select
-        profile_aggregates.profile_month as month,
-        '{{ column }}' as column_name,
-        '{{ kind }}' as column_kind,
-        profile_aggregates.n_rows,
-        profile_aggregates.n_rows - profile_aggregates.{{ alias }}_n as n_null,
-        cast(profile_aggregates.n_rows - profile_aggregates.{{ alias }}_n as {{ type_double() }})
-        / profile_aggregates.n_rows as null_share,
-        profile_aggregates.{{ alias }}_d as n_distinct,
-        {%- if kind == 'numeric' %}
-        profile_aggregates.{{ alias }}_min as min_value,
-        profile_aggregates.{{ alias }}_max as max_value,
-        profile_aggregates.{{ alias }}_mean as mean_value,
-        {{ array_element('profile_aggregates.' ~ alias ~ '_q', 1) }} as p25,
-        {{ array_element('profile_aggregates.' ~ alias ~ '_q', 2) }} as p50,
-        {{ array_element('profile_aggregates.' ~ alias ~ '_q', 3) }} as p75,
-        {%- else %}
-        cast(null as {{ type_double() }}) as min_value,
-        cast(null as {{ type_double() }}) as max_value,
-        cast(null as {{ type_double() }}) as mean_value,
-        cast(null as {{ type_double() }}) as p25,
-        cast(null as {{ type_double() }}) as p50,
-        cast(null as {{ type_double() }}) as p75,
-        {%- endif %}
-        {%- if kind == 'text' %}
-        {{ alias }}_top.top_values
-        {%- else %}
-        cast(null as {{ dbt.type_string() }}) as top_values
-        {%- endif %}
-    from profile_aggregates
-    {%- if kind == 'text' %}
-    left join {{ alias }}_top on profile_aggregates.profile_month = {{ alias }}_top.profile_month
-    {%- endif %}
-    {{ "union all" if not loop.last }}
+profile_top as (
+    {%- for alias, column, kind in profiled if kind == 'text' %}
+    select profile_month, column_name, top_values from {{ alias }}_top
+    union all
     {%- endfor %}
+    select
+        cast(null as date) as profile_month,
+        cast(null as {{ dbt.type_string() }}) as column_name,
+        cast(null as {{ dbt.type_string() }}) as top_values
+    where 1 = 0
+),
+
+profile_columns as (
+    {%- for alias, column, kind in profiled %}
+    select {{ loop.index }} as column_index, '{{ column }}' as column_name, '{{ kind }}' as column_kind
+    {{- " union all" if not loop.last }}
+    {%- endfor %}
+),
+
+{%- set all_aliases = [] %}
+{%- set numeric_aliases = [] %}
+{%- for alias, column, kind in profiled %}
+{%- do all_aliases.append(alias) %}
+{%- if kind == 'numeric' %}{% do numeric_aliases.append(alias) %}{% endif %}
+{%- endfor %}
+
+profile_long as (
+    select
+        profile_aggregates.profile_month,
+        profile_columns.column_name,
+        profile_columns.column_kind,
+        profile_aggregates.n_rows,
+        profile_aggregates.n_rows
+        - {{ pick_by_index('profile_columns.column_index', all_aliases, 'profile_aggregates.', '_n') }}
+            as n_null,
+        {{ pick_by_index('profile_columns.column_index', all_aliases, 'profile_aggregates.', '_d') }}
+            as n_distinct
+        {%- for stat in ['min', 'max', 'mean', 'q'] %},
+        {% if numeric_aliases -%}
+        {{ pick_by_index('profile_columns.column_index', numeric_aliases, 'profile_aggregates.', '_' ~ stat) }}
+        {%- else -%}
+        null
+        {%- endif %} as {{ stat }}_value
+        {%- endfor %}
+    from profile_aggregates
+    cross join profile_columns
+),
+
+final as (
+    select
+        profile_long.profile_month as month,
+        profile_long.column_name,
+        profile_long.column_kind,
+        profile_long.n_rows,
+        profile_long.n_null,
+        cast(profile_long.n_null as {{ type_double() }}) / profile_long.n_rows as null_share,
+        profile_long.n_distinct,
+        profile_long.min_value,
+        profile_long.max_value,
+        profile_long.mean_value,
+        {{ array_element('profile_long.q_value', 1) }} as p25,
+        {{ array_element('profile_long.q_value', 2) }} as p50,
+        {{ array_element('profile_long.q_value', 3) }} as p75,
+        profile_top.top_values
+    from profile_long
+    left join profile_top
+        on
+            profile_long.profile_month = profile_top.profile_month
+            and profile_long.column_name = profile_top.column_name
 )
 
-select * from profile_long
+select * from final
 {%- endmacro %}

@@ -57,16 +57,8 @@ psi_pairs as (
     {%- endif %}
 ),
 
-psi_cuts as (
-    select
-        psi_month as baseline_month
-        {%- for alias in aliases %},
-        {{ cut_point_aggregates(alias, alias, bins) }}
-        {%- endfor %}
-    from psi_source
-    where psi_month in (select baseline_month from psi_pairs)
-    group by psi_month
-),
+{{ threshold_ctes('psi', 'psi_source', aliases, bins, group_column='psi_month',
+                 where='psi_month in (select baseline_month from psi_pairs)') }},
 
 psi_sides as (
     select baseline_month, current_month, 'baseline' as side, baseline_month as data_month
@@ -85,50 +77,72 @@ psi_counts as (
         {%- for alias in aliases %},
         count(psi_source.{{ alias }}) as {{ alias }}_n
         {%- for j in range(1, bins) %},
-        {{ cumulative_count('psi_source.' ~ alias, 'psi_cuts', alias, j) }} as {{ alias }}_le{{ j }}
+        {{ cumulative_count('psi_source.' ~ alias, 'psi_thresholds', alias, j) }} as {{ alias }}_le{{ j }}
         {%- endfor %}
         {%- endfor %}
     from psi_sides
     inner join psi_source on psi_sides.data_month = psi_source.psi_month
-    inner join psi_cuts on psi_sides.baseline_month = psi_cuts.baseline_month
+    inner join psi_thresholds on psi_sides.baseline_month = psi_thresholds.psi_month
     group by psi_sides.baseline_month, psi_sides.current_month, psi_sides.side
 ),
 
+{{ column_index_cte('psi_columns', columns) }},
+
+psi_long as (
+    select
+        psi_counts.baseline_month,
+        psi_counts.current_month,
+        psi_counts.side,
+        psi_columns.column_name,
+        psi_counts.n_rows,
+        {{ pick_by_index('psi_columns.column_index', aliases, 'psi_counts.', '_n') }} as n_nonnull
+        {%- for j in range(1, bins) %},
+        {{ pick_by_index('psi_columns.column_index', aliases, 'psi_counts.', '_le' ~ j) }} as le{{ j }}
+        {%- endfor %}
+    from psi_counts
+    cross join psi_columns
+),
+
 psi_shares as (
-    {%- for alias in aliases %}
-    {%- set counts = bin_counts(alias ~ '_le', 'n_rows', alias ~ '_n', bins) %}
     select
         baseline_month,
         current_month,
         side,
-        '{{ columns[loop.index0] }}' as column_name,
+        column_name,
         n_rows
-        {%- for count in counts %},
+        {%- for count in bin_counts('le', 'n_rows', 'n_nonnull', bins) %},
         {{ floored_share(count, 'n_rows') }} as s{{ loop.index0 }}
         {%- endfor %}
-    from psi_counts
-    {{ "union all" if not loop.last }}
-    {%- endfor %}
+    from psi_long
+),
+
+psi_sides_paired as (
+    select
+        baseline_month,
+        current_month,
+        column_name,
+        max(case when side = 'baseline' then n_rows end) as baseline_rows,
+        max(case when side = 'current' then n_rows end) as current_rows
+        {%- for i in range(0, bins + 1) %},
+        max(case when side = 'baseline' then s{{ i }} end) as baseline_s{{ i }},
+        max(case when side = 'current' then s{{ i }} end) as current_s{{ i }}
+        {%- endfor %}
+    from psi_shares
+    group by baseline_month, current_month, column_name
 ),
 
 psi_result as (
     select
-        baseline.baseline_month,
-        baseline.current_month,
-        baseline.column_name,
-        baseline.n_rows as baseline_rows,
-        current_side.n_rows as current_rows,
+        baseline_month,
+        current_month,
+        column_name,
+        baseline_rows,
+        current_rows,
         {%- for i in range(0, bins + 1) %}
-        {{ divergence_term('current_side.s' ~ i, 'baseline.s' ~ i) }}
+        {{ divergence_term('current_s' ~ i, 'baseline_s' ~ i) }}
         {{- " +" if not loop.last else " as psi" }}
         {%- endfor %}
-    from psi_shares as baseline
-    inner join psi_shares as current_side
-        on
-            baseline.baseline_month = current_side.baseline_month
-            and baseline.current_month = current_side.current_month
-            and baseline.column_name = current_side.column_name
-    where baseline.side = 'baseline' and current_side.side = 'current'
+    from psi_sides_paired
 )
 
 select * from psi_result

@@ -13,3 +13,34 @@
 {% macro duckdb__type_double() -%}double{%- endmacro %}
 
 {% macro spark__type_double() -%}double{%- endmacro %}
+
+{#- Positive infinity as a double (prefix with - for negative infinity). -#}
+{% macro float_infinity() -%}
+    {{ return(adapter.dispatch('float_infinity', 'scorehouse')()) }}
+{%- endmacro %}
+
+{% macro default__float_infinity() -%}cast('Infinity' as {{ type_double() }}){%- endmacro %}
+
+{#- `as materialized (...)` for a CTE referenced many times (the unpivots of the statistics
+    macros read one aggregate row per column): DuckDB would otherwise inline and recompute
+    it for every reference. Spark has no such keyword. -#}
+{% macro materialized() -%}
+    {{ return(adapter.dispatch('materialized', 'scorehouse')()) }}
+{%- endmacro %}
+
+{% macro default__materialized() -%}materialized{%- endmacro %}
+
+{% macro spark__materialized() -%}{%- endmacro %}
+
+{#- Rows where a condition holds: the fastest form each engine has (DuckDB's count_if is
+    ~2.5x count(case ...) and ~35x its FILTER clause on wide aggregates). -#}
+{% macro count_where(condition) -%}
+    {{ return(adapter.dispatch('count_where', 'scorehouse')(condition)) }}
+{%- endmacro %}
+
+{% macro default__count_where(condition) -%}count(*) filter (where {{ condition }}){%- endmacro %}
+
+{#- count_if over only null inputs is null, not 0 -#}
+{% macro duckdb__count_where(condition) -%}coalesce(count_if({{ condition }}), 0){%- endmacro %}
+
+{% macro spark__count_where(condition) -%}coalesce(count_if({{ condition }}), 0){%- endmacro %}
