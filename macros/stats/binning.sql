@@ -24,29 +24,31 @@
     {{ return(probs) }}
 {%- endmacro %}
 
-{#- Two CTEs (append a comma after the call): <prefix>_quantiles, one row per column (and
-    per group), and <prefix>_thresholds, one row per group holding the scalar thresholds
-    <alias>_t1 .. _t(bins-1) the counting pass compares with.
+{#- CTEs (append a comma after the call) ending in <prefix>_thresholds: one row per group
+    (or one row) holding the scalar thresholds <alias>_t1 .. _t(bins-1) that the counting
+    pass compares with.
 
     A threshold is the cut itself when it lies strictly inside the reference range,
     -infinity below it (the cut disappears: n(x <= t) = 0) and +infinity above it
     (n(x <= t) = every non-null row).
 
-    Quantiles are computed one column per union branch: an exact quantile holds its
-    column's values in memory, so a branch needs one column of one group, not the whole
-    table, and the statistics run where the data would not fit in memory.
+    Memory: exact quantiles hold the reference rows' values in memory (DuckDB's
+    quantile_cont does not spill), so this pass needs the reference group's (baseline
+    month's) numeric columns in memory, not the whole relation; the counting pass
+    streams. Every CTE here is read once, so no engine recomputes it.
 
     source: CTE with the columns `aliases` (and `group_column`, when given);
     where: an optional condition selecting the reference rows. -#}
 {% macro threshold_ctes(prefix, source, aliases, bins, group_column=none, where=none) -%}
 {%- set group_select = group_column ~ ', ' if group_column else '' -%}
 {{ prefix }}_quantiles as (
-    {%- for alias in aliases %}
     select
-        {{ group_select }}'{{ alias }}' as alias,
-        min({{ alias }}) as min_value,
-        max({{ alias }}) as max_value,
-        {{ quantiles(alias, cut_probabilities(bins)) }} as cuts
+        {{ group_select }}
+        {%- for alias in aliases %}
+        min({{ alias }}) as {{ alias }}_min,
+        max({{ alias }}) as {{ alias }}_max,
+        {{ quantiles(alias, cut_probabilities(bins)) }} as {{ alias }}_q{{ "," if not loop.last }}
+        {%- endfor %}
     from {{ source }}
     {%- if where %}
     where {{ where }}
@@ -54,19 +56,32 @@
     {%- if group_column %}
     group by {{ group_column }}
     {%- endif %}
-    {{ "union all" if not loop.last }}
-    {%- endfor %}
+),
+
+{{ column_index_cte(prefix ~ '_aliases', aliases) }},
+
+{{ prefix }}_cut_arrays as (
+    select
+        {{ group_select }}{{ prefix }}_aliases.column_name as alias,
+        {{ pick_by_index(prefix ~ '_aliases.column_index', aliases, '', '_min') }} as min_value,
+        {{ pick_by_index(prefix ~ '_aliases.column_index', aliases, '', '_max') }} as max_value,
+        {{ pick_by_index(prefix ~ '_aliases.column_index', aliases, '', '_q') }} as cuts
+    from {{ prefix }}_quantiles
+    cross join {{ prefix }}_aliases
 ),
 
 {{ prefix }}_cut_points as (
     select
-        {{ group_select }}alias,
-        min_value,
-        max_value
-        {%- for j in range(1, bins) %},
-        {{ array_element('cuts', j) }} as cut{{ j }}
+        {{ group_select }}alias
+        {%- for j in range(1, bins) %}
+        {%- set cut = array_element('cuts', j) %},
+        case
+            when {{ cut }} > min_value and {{ cut }} < max_value then {{ cut }}
+            when {{ cut }} > min_value then {{ float_infinity() }}
+            else -{{ float_infinity() }}
+        end as t{{ j }}
         {%- endfor %}
-    from {{ prefix }}_quantiles
+    from {{ prefix }}_cut_arrays
 ),
 
 {{ prefix }}_thresholds as (
@@ -75,13 +90,8 @@
         {%- for alias in aliases %}
         {%- set outer = loop %}
         {%- for j in range(1, bins) %}
-        max(case when alias = '{{ alias }}' then
-            case
-                when cut{{ j }} > min_value and cut{{ j }} < max_value then cut{{ j }}
-                when cut{{ j }} > min_value then {{ float_infinity() }}
-                else -{{ float_infinity() }}
-            end
-        end) as {{ alias }}_t{{ j }}{{ "," if not (outer.last and loop.last) }}
+        max(case when alias = '{{ alias }}' then t{{ j }} end) as {{ alias }}_t{{ j }}
+        {{- "," if not (outer.last and loop.last) }}
         {%- endfor %}
         {%- endfor %}
     from {{ prefix }}_cut_points

@@ -1,5 +1,10 @@
 {#- Exact linear-interpolation quantiles (numpy's default, pandas.qcut's) of `expr` at each
-    probability in `probs`, as one array; `array_element` reads it 1-based. -#}
+    probability in `probs`, as one array; `array_element` reads it 1-based.
+
+    var exact_quantiles (default true): false switches DuckDB to approx_quantile (a
+    streaming t-digest) for data whose reference month does not fit in memory: DuckDB's
+    exact quantile holds the values in memory, PostgreSQL's sorts and spills to disk, and
+    Spark's `percentile` is exact either way. -#}
 {% macro quantiles(expr, probs) -%}
     {{ return(adapter.dispatch('quantiles', 'scorehouse')(expr, probs)) }}
 {%- endmacro %}
@@ -9,7 +14,11 @@
 {%- endmacro %}
 
 {% macro duckdb__quantiles(expr, probs) -%}
+    {%- if var('exact_quantiles', true) -%}
     quantile_cont({{ expr }}, [{{ probs | join(', ') }}])
+    {%- else -%}
+    approx_quantile({{ expr }}, [{{ probs | join(', ') }}])
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro spark__quantiles(expr, probs) -%}
