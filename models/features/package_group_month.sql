@@ -47,11 +47,11 @@ aggregated as (
     select
         package_group,
         month,
-        count(*) as group_subscribers
-        {%- for measure in measures %},
+        {%- for measure in measures %}
         avg({{ measure }}) as group_avg_{{ measure }},
-        {{ quantiles(measure, [0.25, 0.5, 0.75]) }} as {{ measure }}_quartiles
+        {{ quantiles(measure, [0.25, 0.5, 0.75]) }} as {{ measure }}_quartiles,
         {%- endfor %}
+        count(*) as group_subscribers
     from members
     group by package_group, month
 ),
@@ -60,13 +60,13 @@ final as (
     select
         package_group,
         month,
-        group_subscribers
-        {%- for measure in measures %},
+        {%- for measure in measures %}
         group_avg_{{ measure }},
         {{ array_element(measure ~ '_quartiles', 1) }} as group_p25_{{ measure }},
         {{ array_element(measure ~ '_quartiles', 2) }} as group_p50_{{ measure }},
-        {{ array_element(measure ~ '_quartiles', 3) }} as group_p75_{{ measure }}
+        {{ array_element(measure ~ '_quartiles', 3) }} as group_p75_{{ measure }},
         {%- endfor %}
+        group_subscribers
     from aggregated
 )
 

@@ -74,7 +74,6 @@ final as (
             as voice_allowance_ratio,
         {{ star_except(ref('int_subscriber_billing_windows'), 'billing',
                                  ['subscriber_id', 'month', 'package_id']) }},
-        {{ safe_divide('billing.billed_amount', 'packages.monthly_fee') }} as bill_to_fee_ratio,
         {{ star_except(ref('int_subscriber_tickets_monthly'), 'tickets',
                                  ['subscriber_id', 'month']) }},
         {{ star_except(ref('int_subscriber_addons_monthly'), 'addons',
@@ -84,8 +83,9 @@ final as (
         {{ safe_divide(value, 'package_groups.group_avg_' ~ measure) }}
             as {{ measure }}_vs_group_avg,
         {{ safe_divide(value, 'package_groups.group_p50_' ~ measure) }}
-            as {{ measure }}_vs_group_median{{ "," if not loop.last }}
+            as {{ measure }}_vs_group_median,
         {%- endfor %}
+        {{ safe_divide('billing.billed_amount', 'packages.monthly_fee') }} as bill_to_fee_ratio
     from spine
     inner join subscribers on spine.subscriber_id = subscribers.subscriber_id
     left join usage

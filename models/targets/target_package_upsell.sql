@@ -29,9 +29,9 @@ paired as (
         population.subscriber_id,
         population.month,
         calendar.month as label_month,
-        this_month.package_id as package_id,
+        this_month.package_id,
         next_month.package_id as next_package_id,
-        this_fee.monthly_fee as monthly_fee,
+        this_fee.monthly_fee,
         next_fee.monthly_fee as next_monthly_fee
     from population
     inner join calendar

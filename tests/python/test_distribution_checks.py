@@ -54,7 +54,7 @@ def cases(warehouse) -> pd.DataFrame:
                     ),
                     "empty_bin": uniform * 0.3 if shift else uniform,
                     "beyond_range": rng.normal(0, 1, n) + 4 * shift,
-                "all_null_baseline": rng.normal(0, 1, n) if shift else np.full(n, np.nan),
+                    "all_null_baseline": rng.normal(0, 1, n) if shift else np.full(n, np.nan),
                     "label": (rng.random(n) < 0.2 + 0.3 * uniform).astype(int),
                     "segment": rng.choice(["a", "b", "c", None], n, p=[0.5, 0.3, 0.15, 0.05]),
                 }
