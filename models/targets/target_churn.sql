@@ -4,9 +4,7 @@
 with
 
 population as (
-    select subscriber_id, month
-    from {{ ref('int_subscriber_months') }}
-    where not is_deactivated_in_month
+    select * from {{ ref('int_subscriber_label_months') }}
 ),
 
 next_month as (
@@ -14,26 +12,20 @@ next_month as (
     from {{ ref('int_subscriber_months') }}
 ),
 
-calendar as (
-    select month from {{ ref('int_calendar_months') }}
-),
-
 final as (
     select
         population.subscriber_id,
         population.month,
-        calendar.month as label_month,
+        population.label_month,
         case when next_month.is_deactivated_in_month then 1 else 0 end as churned,
         case
             when next_month.is_deactivated_in_month then next_month.deactivation_reason
         end as churn_reason
     from population
-    inner join calendar
-        on calendar.month = {{ add_months('population.month', 1) }}
     inner join next_month
         on
             population.subscriber_id = next_month.subscriber_id
-            and calendar.month = next_month.month
+            and population.label_month = next_month.month
 )
 
 select * from final

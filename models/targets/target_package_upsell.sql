@@ -5,9 +5,7 @@
 with
 
 population as (
-    select subscriber_id, month
-    from {{ ref('int_subscriber_months') }}
-    where not is_deactivated_in_month
+    select * from {{ ref('int_subscriber_label_months') }}
 ),
 
 billing as (
@@ -20,22 +18,16 @@ packages as (
     select package_id, monthly_fee from {{ ref('stg_telco__packages') }}
 ),
 
-calendar as (
-    select month from {{ ref('int_calendar_months') }}
-),
-
 paired as (
     select
         population.subscriber_id,
         population.month,
-        calendar.month as label_month,
+        population.label_month,
         this_month.package_id,
         next_month.package_id as next_package_id,
         this_fee.monthly_fee,
         next_fee.monthly_fee as next_monthly_fee
     from population
-    inner join calendar
-        on calendar.month = {{ add_months('population.month', 1) }}
     inner join billing as this_month
         on
             population.subscriber_id = this_month.subscriber_id
@@ -43,7 +35,7 @@ paired as (
     inner join billing as next_month
         on
             population.subscriber_id = next_month.subscriber_id
-            and calendar.month = next_month.month
+            and population.label_month = next_month.month
     inner join packages as this_fee on this_month.package_id = this_fee.package_id
     inner join packages as next_fee on next_month.package_id = next_fee.package_id
 ),
