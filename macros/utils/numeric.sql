@@ -21,17 +21,6 @@
 
 {% macro default__float_infinity() -%}cast('Infinity' as {{ type_double() }}){%- endmacro %}
 
-{#- `as materialized (...)` for a CTE referenced many times (the unpivots of the statistics
-    macros read one aggregate row per column): DuckDB would otherwise inline and recompute
-    it for every reference. Spark has no such keyword. -#}
-{% macro materialized() -%}
-    {{ return(adapter.dispatch('materialized', 'scorehouse')()) }}
-{%- endmacro %}
-
-{% macro default__materialized() -%}materialized{%- endmacro %}
-
-{% macro spark__materialized() -%}{%- endmacro %}
-
 {#- Rows where a condition holds: the fastest form each engine has (DuckDB's count_if is
     ~2.5x count(case ...) and ~35x its FILTER clause on wide aggregates). -#}
 {% macro count_where(condition) -%}
