@@ -16,10 +16,14 @@ MONTHS ?= 12
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
+# uv from PATH, else as a module of the system Python (installed on first use)
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
 $(VENV)/.installed: pyproject.toml
-	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==0.13.8"
-	uv venv --quiet --allow-existing --python 3.11 $(VENV)
-	uv pip install --quiet --python $(PY) -e ".[dev]"
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet "uv==0.13.8"
+	$(UV) venv --quiet --allow-existing --python 3.11 $(VENV)
+	$(UV) pip install --quiet --python $(PY) -e ".[dev]"
 	@touch $@
 
 venv: $(VENV)/.installed  ## create .venv and install scorehouse with its pinned dependencies

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The monthly pipeline at scale, one step at a time, with wall time and peak memory each:
+#   bash bench/pipeline_scale.sh [SUBSCRIBERS] [MONTHS]     (default 1,000,000 x 12)
+# Trains and scores the churn model only (the other scenarios cost the same again).
+# Builds under bench/results/scale_<N>/ (deleted first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-1000000}
+months=${2:-12}
+root=bench/results/scale_${n}
+rm -rf "$root" && mkdir -p "$root"
+cp profiles_example.yml "$root/profiles.yml"
+export DBT_PROFILES_DIR=$root SCOREHOUSE_DUCKDB_PATH=$root/warehouse.duckdb \
+       SCOREHOUSE_ARTIFACTS=$root/artifacts DBT_TARGET_PATH=$root/target
+bin=.venv/bin
+
+step() {  # step NAME COMMAND...
+    local name=$1; shift
+    /usr/bin/time -f "%e %M" -o "$root/time" "$@" > "$root/$name.log" 2>&1
+    read -r seconds kb < "$root/time"
+    printf "  %-34s %8.1f s   peak RSS %6.2f GB\n" "$name" "$seconds" "$(echo "$kb / 1048576" | bc -l)"
+}
+
+echo "pipeline on $n subscribers x $months months (DuckDB, 2 threads, memory_limit 8GB)"
+step "dbt parse" $bin/dbt parse --quiet
+step "scorehouse generate" $bin/scorehouse generate --subscribers "$n" --months "$months"
+step "dbt build monthly_features" $bin/dbt build --selector monthly_features
+step "scorehouse train (churn)" $bin/scorehouse train --model churn_lgbm
+step "scorehouse score (churn)" $bin/scorehouse score --model churn_lgbm
+step "dbt build monthly_marts" $bin/dbt build --selector monthly_marts
+grep -h "OOT AUC\|scored" "$root"/scorehouse*.log | sed 's/^/  /'
+du -sh "$SCOREHOUSE_DUCKDB_PATH" | sed 's/^/  warehouse file /'
