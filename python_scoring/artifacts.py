@@ -107,19 +107,22 @@ def load(root: Path, model_name: str, version: str | None = None) -> tuple[Artif
     path = root / model_name / version
     try:
         meta = json.loads((path / METADATA_FILE).read_text())
-    except json.JSONDecodeError as exc:
+        recorded = meta["sha256"], meta["library_versions"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ScorehouseError(f"artifact metadata {path / METADATA_FILE} is corrupt") from exc
+    if not (path / MODEL_FILE).is_file():
+        raise ScorehouseError(f"artifact {path} has no {MODEL_FILE}")
     actual = sha256_of(path / MODEL_FILE)
-    if actual != meta.get("sha256"):
+    if actual != recorded[0]:
         raise ScorehouseError(
-            f"artifact {path / MODEL_FILE} fails its sha256 check (metadata {meta.get('sha256')}, "
+            f"artifact {path / MODEL_FILE} fails its sha256 check (metadata {recorded[0]}, "
             f"file {actual}): refusing to load a modified file"
         )
     current = library_versions()
     mismatched = [
-        f"{lib} {meta['library_versions'].get(lib)} (installed {current[lib]})"
+        f"{lib} {recorded[1].get(lib)} (installed {current[lib]})"
         for lib in PINNED_LIBRARIES
-        if meta.get("library_versions", {}).get(lib) != current[lib]
+        if recorded[1].get(lib) != current[lib]
     ]
     if mismatched:
         raise ScorehouseError(

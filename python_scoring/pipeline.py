@@ -15,6 +15,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
+from python_scoring.errors import ScorehouseError
 from python_scoring.registry import ModelSpec
 
 LIGHTGBM_DEFAULTS: dict[str, Any] = {
@@ -27,15 +28,27 @@ LIGHTGBM_DEFAULTS: dict[str, Any] = {
 
 
 def split_feature_types(frame: pd.DataFrame, candidates: list[str]) -> tuple[list[str], list[str]]:
-    """Numeric (incl. boolean) and categorical (string) feature columns; others are not
-    model inputs (dates are calendar positions, not behaviour)."""
+    """Numeric (incl. boolean) and categorical (text) feature columns; dates are not model
+    inputs (calendar positions, not behaviour). An object column that holds anything but
+    text is refused rather than silently encoded as categories."""
     numeric, categorical = [], []
     for col in candidates:
-        dtype = frame[col].dtype
+        series = frame[col]
+        dtype = series.dtype
         if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
             numeric.append(col)
-        elif pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+        elif isinstance(dtype, pd.CategoricalDtype) or (
+            pd.api.types.is_string_dtype(dtype) and series.dropna().map(type).isin([str]).all()
+        ):
             categorical.append(col)
+        elif (
+            pd.api.types.is_object_dtype(dtype)
+            and not series.dropna().map(lambda v: hasattr(v, "isoformat")).all()
+        ):
+            raise ScorehouseError(
+                f"feature column '{col}' holds {series.dropna().map(type).iloc[0].__name__} "
+                "values, neither numbers nor text: cast it in the dbt model"
+            )
     return numeric, categorical
 
 

@@ -94,8 +94,11 @@ def _spec_from_exposure(exposure: dict[str, Any], max_reasons: int) -> ModelSpec
             f"{where}: key 'n_reasons' must be between 0 and {max_reasons} "
             f"(the reason columns of ml.model_scores), got {spec.n_reasons}"
         )
-    if spec.composite_weight < 0:
-        raise ScorehouseError(f"{where}: key 'composite_weight' must be >= 0")
+    if spec.composite_weight <= 0:
+        raise ScorehouseError(
+            f"{where}: key 'composite_weight' must be > 0 (disable the model with "
+            "enabled: false to leave it out of the composite)"
+        )
     depends = {node_id.split(".")[-1] for node_id in exposure["depends_on"]["nodes"]}
     for key in ("training_set", "scoring_input"):
         model = getattr(spec, key)

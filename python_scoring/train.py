@@ -18,7 +18,7 @@ from python_scoring.errors import ScorehouseError
 from python_scoring.pipeline import build_pipeline, split_feature_types
 from python_scoring.project import Project
 from python_scoring.registry import ModelSpec
-from python_scoring.warehouse import Warehouse, sql_literal
+from python_scoring.warehouse import Warehouse, sql_literal, to_pandas
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "test", "oot")
@@ -82,9 +82,10 @@ def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult
         oot_month,
     )
 
-    frame = wh.query_arrow(
-        f"select * from {relation.sql} where {spec.month_column} >= {sql_literal(train_months[0])}"
-    ).to_pandas()
+    first_month = sql_literal(train_months[0])
+    frame = to_pandas(
+        wh.query_arrow(f"select * from {relation.sql} where {spec.month_column} >= {first_month}")
+    )
     frame = frame[frame[spec.month_column].isin([*train_months, oot_month])]
     log.info(
         "%s: loaded %d rows x %d columns in %.1fs",

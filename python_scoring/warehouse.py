@@ -36,6 +36,17 @@ def sql_literal(value: Any) -> str:
     raise TypeError(f"cannot render {value!r} as SQL")
 
 
+def to_pandas(table: pa.Table | pa.RecordBatch):
+    """Arrow to pandas with decimals as float64: engines type sums and counts as DECIMAL
+    or HUGEINT (decimal128 in Arrow), which pandas would hold as Python objects."""
+    fields = [
+        pa.field(f.name, pa.float64()) if pa.types.is_decimal(f.type) else f for f in table.schema
+    ]
+    if any(pa.types.is_decimal(f.type) for f in table.schema):
+        table = table.cast(pa.schema(fields))
+    return table.to_pandas()
+
+
 class Warehouse:
     """Engine-neutral interface; `connect` returns the implementation for the profile."""
 
@@ -65,7 +76,9 @@ class Warehouse:
     def append(self, relation: Relation, table: pa.Table) -> None:
         raise NotImplementedError
 
-    def replace_slice(self, relation: Relation, where: dict[str, Any], table: pa.Table) -> None:
+    def replace_slice(
+        self, relation: Relation, where: dict[str, Any], batches: Iterable[pa.Table]
+    ) -> int:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -84,6 +97,15 @@ class Warehouse:
         if missing:
             raise ScorehouseError(f"{relation} has no column(s) {', '.join(missing)}")
         return present
+
+
+def _as_user_error(exc: BaseException) -> BaseException:
+    """A database error as one line for the user; anything else (a bug, Ctrl-C) as is."""
+    import duckdb
+
+    if isinstance(exc, duckdb.Error):
+        return ScorehouseError(f"DuckDB: {str(exc).splitlines()[0]} (nothing was written)")
+    return exc
 
 
 class DuckDBWarehouse(Warehouse):
@@ -110,11 +132,16 @@ class DuckDBWarehouse(Warehouse):
 
         try:
             return self.con.sql(sql)
-        except duckdb.CatalogException as exc:
-            raise ScorehouseError(str(exc).splitlines()[0]) from exc
+        except duckdb.Error as exc:
+            raise ScorehouseError(f"DuckDB: {str(exc).splitlines()[0]}") from exc
 
     def query_arrow(self, sql: str) -> pa.Table:
-        return self._relation(sql).to_arrow_table()
+        import duckdb
+
+        try:
+            return self._relation(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise ScorehouseError(f"DuckDB: {str(exc).splitlines()[0]}") from exc
 
     def stream(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
         yield from self._relation(sql).to_arrow_reader(batch_rows)
@@ -148,32 +175,44 @@ class DuckDBWarehouse(Warehouse):
                 self.con.unregister("incoming")
                 rows[str(relation)] += chunk.num_rows
             self.con.execute("commit")
-        except BaseException:
+        except BaseException as exc:
             self.con.execute("rollback")
-            raise
+            raise _as_user_error(exc) from exc
         return rows
 
     def append(self, relation: Relation, table: pa.Table) -> None:
         self.con.register("incoming", table)
         try:
             self.con.execute(f"insert into {relation.sql} by name select * from incoming")
+        except BaseException as exc:
+            raise _as_user_error(exc) from exc
         finally:
             self.con.unregister("incoming")
 
-    def replace_slice(self, relation: Relation, where: dict[str, Any], table: pa.Table) -> None:
-        """Delete the slice `where` and insert `table`, in one transaction."""
+    def replace_slice(
+        self, relation: Relation, where: dict[str, Any], batches: Iterable[pa.Table]
+    ) -> int:
+        """Delete the slice `where` and insert the batches, in one transaction on a second
+        connection, so the batches may be produced by a stream still reading from this
+        one. Any failure (including one raised by the batch iterator) rolls back."""
         predicate = " and ".join(f"{col} = {sql_literal(val)}" for col, val in where.items())
-        self.con.register("incoming", table)
-        self.con.execute("begin transaction")
+        writer = self.con.cursor()
+        rows = 0
         try:
-            self.con.execute(f"delete from {relation.sql} where {predicate}")
-            self.con.execute(f"insert into {relation.sql} by name select * from incoming")
-            self.con.execute("commit")
-        except BaseException:
-            self.con.execute("rollback")
-            raise
+            writer.execute("begin transaction")
+            writer.execute(f"delete from {relation.sql} where {predicate}")
+            for batch in batches:
+                writer.register("incoming", batch)
+                writer.execute(f"insert into {relation.sql} by name select * from incoming")
+                writer.unregister("incoming")
+                rows += batch.num_rows
+            writer.execute("commit")
+        except BaseException as exc:
+            writer.execute("rollback")
+            raise _as_user_error(exc) from exc
         finally:
-            self.con.unregister("incoming")
+            writer.close()
+        return rows
 
     def close(self) -> None:
         self.con.close()

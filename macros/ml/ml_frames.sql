@@ -30,7 +30,7 @@ final as (
             when target.label_month = score_month.month then 'oot'
             when
                 {{ hash_bucket('wide.subscriber_id', 100) }}
-                < {{ (var('test_share') * 100) | int }}
+                < {{ (var('test_share') * 100) | round | int }}
                 then 'test'
             else 'train'
         end as split
@@ -70,15 +70,28 @@ select * from final
 {#- Months an incremental month-grained model (re)builds: var score_month when set (that
     month is replaced, others untouched), else the latest month already built and any
     newer one. A full refresh builds every month. -#}
-{% macro incremental_months_filter(month_expr) -%}
+{% macro incremental_months_filter(month_expr, this_month_column='month') -%}
     {%- if is_incremental() -%}
         {%- if var('score_month') -%}
             {{ month_expr }} = cast('{{ var("score_month") }}' as date)
         {%- else -%}
-            {{ month_expr }} >= (select max(month) from {{ this }})
+            {{ month_expr }} >= (select max({{ this_month_column }}) from {{ this }})
         {%- endif -%}
     {%- else -%}
         1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Months a monitoring mart computes: incrementally like incremental_months_filter; on
+    its first build (or --full-refresh) the latest var monitoring_backfill_months months
+    of `source`, so a first build on years of history stays bounded (exact quantiles hold
+    a month's values in memory); history then accumulates one month per run. -#}
+{% macro monitoring_months_filter(month_expr, this_month_column, source, source_month='month') -%}
+    {%- if is_incremental() -%}
+        {{ incremental_months_filter(month_expr, this_month_column) }}
+    {%- else -%}
+        {{ month_expr }} > {{ add_months('(select max(' ~ source_month ~ ') from ' ~ source ~ ')',
+                                         -var('monitoring_backfill_months')) }}
     {%- endif -%}
 {%- endmacro %}
 

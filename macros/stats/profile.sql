@@ -2,8 +2,9 @@
     hand-written column list: one row per (month, column_name) with n_rows, n_null,
     null_share, n_distinct and, for numeric columns, min/max/mean and exact p25/p50/p75,
     for text columns the top values ('value:count, ...', most frequent first).
+    where: an optional condition on the relation's rows (e.g. the months to profile).
     All aggregates come from one scan; only text top-values group per column. -#}
-{% macro profile_query(relation, month_column='month', exclude=[], top_n=5) -%}
+{% macro profile_query(relation, month_column='month', exclude=[], top_n=5, where=none) -%}
 {%- set skip = exclude + [month_column] -%}
 {%- set numeric = columns_of_kind(relation, 'numeric', skip) -%}
 {%- set text = columns_of_kind(relation, 'text', skip) -%}
@@ -26,6 +27,9 @@ profile_source as (
         {{ column }} as {{ alias }}
         {%- endfor %}
     from {{ relation }}
+    {%- if where %}
+    where {{ where }}
+    {%- endif %}
 ),
 
 profile_aggregates as (

@@ -8,9 +8,10 @@
 
     baseline: 'previous' (each month against the latest earlier month in the relation) or
               a month ('2025-03-01') every other month is compared with.
-    current_month: a SQL date expression to compute one month only; none = every month. -#}
+    current_month: a SQL date expression to compute one month only; none = every month.
+    current_condition: a SQL condition on `psi_month` restricting the current months. -#}
 {% macro psi_query(relation, columns, month_column='month', baseline='previous', bins=10,
-                   current_month=none) -%}
+                   current_month=none, current_condition=none) -%}
 {%- if not columns -%}
     {#- nothing numeric to compare (or the relation is not built yet): an empty, typed result -#}
     {{ return(empty_stats_result(['baseline_month', 'current_month'], ['baseline_rows', 'current_rows'], ['psi'])) }}
@@ -39,9 +40,10 @@ psi_pairs as (
         max(earlier.psi_month) as baseline_month
     from psi_months as current_months
     inner join psi_months as earlier on earlier.psi_month < current_months.psi_month
-    {%- if current_month is not none %}
-    where current_months.psi_month = {{ current_month }}
-    {%- endif %}
+    where
+        {{ "current_months.psi_month = " ~ current_month if current_month is not none else "1 = 1" }}
+        and {{ current_condition | replace('psi_month', 'current_months.psi_month')
+               if current_condition else "1 = 1" }}
     group by current_months.psi_month
     {%- else %}
     select
@@ -53,6 +55,9 @@ psi_pairs as (
         and cast('{{ baseline }}' as date) in (select psi_month from psi_months)
         {%- if current_month is not none %}
         and psi_month = {{ current_month }}
+        {%- endif %}
+        {%- if current_condition %}
+        and {{ current_condition }}
         {%- endif %}
     {%- endif %}
 ),

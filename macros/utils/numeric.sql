@@ -1,6 +1,7 @@
-{#- Null instead of a division-by-zero error (or infinity) on every engine. -#}
+{#- Null instead of a division-by-zero error (or infinity), and never integer division
+    (PostgreSQL truncates int / int), on every engine. -#}
 {% macro safe_divide(numerator, denominator) -%}
-    ({{ numerator }}) / nullif({{ denominator }}, 0)
+    cast({{ numerator }} as {{ type_double() }}) / nullif({{ denominator }}, 0)
 {%- endmacro %}
 
 {#- 64-bit floating point on every engine (dbt.type_float() is a 32-bit FLOAT on DuckDB). -#}
@@ -29,7 +30,9 @@
 
 {% macro default__count_where(condition) -%}count(*) filter (where {{ condition }}){%- endmacro %}
 
-{#- count_if over only null inputs is null, not 0 -#}
-{% macro duckdb__count_where(condition) -%}coalesce(count_if({{ condition }}), 0){%- endmacro %}
+{#- count_if over only null inputs is null, not 0, and is typed HUGEINT -#}
+{% macro duckdb__count_where(condition) -%}
+    cast(coalesce(count_if({{ condition }}), 0) as bigint)
+{%- endmacro %}
 
 {% macro spark__count_where(condition) -%}coalesce(count_if({{ condition }}), 0){%- endmacro %}

@@ -129,7 +129,9 @@ def test_psi_mart_equals_python_for_every_column_and_month(warehouse):
         if c not in ("subscriber_id", "month") and pd.api.types.is_numeric_dtype(wide[c])
     ]
     assert {row[2] for row in mart} == set(numeric)
-    assert len(mart) == len(numeric) * (wide["month"].nunique() - 1)
+    # a first build computes the latest monitoring_backfill_months (3) months
+    assert {row[1] for row in mart} == set(sorted(wide["month"].unique())[-3:])
+    assert len(mart) == len(numeric) * 3
     by_month = dict(tuple(wide.groupby("month")))
     for baseline_month, current_month, column, value in mart:
         expected = stats.psi(by_month[baseline_month][column], by_month[current_month][column])
@@ -146,7 +148,13 @@ def test_psi_mart_equals_python_for_every_column_and_month(warehouse):
 def test_iv_mart_equals_python(warehouse, scenario, training_set, label):
     con = duckdb.connect(warehouse.env["SCOREHOUSE_DUCKDB_PATH"], read_only=True)
     try:
-        train = con.execute(f"select * from ml.{training_set} where split = 'train'").df()
+        # the latest iv_months (3) months of in-time training rows
+        train = con.execute(
+            f"select * from ml.{training_set} where split = 'train' and month > "
+            f"(select max(month) from ml.{training_set} where split = 'train') "
+            "- interval 3 month"
+        ).df()
+        assert train["month"].nunique() == 3
         mart = con.execute(
             f"select column_name, iv from marts.feature_iv where scenario = '{scenario}'"
         ).fetchall()

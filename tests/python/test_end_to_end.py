@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import duckdb
 import pytest
@@ -89,6 +90,16 @@ def test_training_reaches_the_planted_signal(warehouse, model, floor):
         (warehouse.root / "artifacts" / model / version / "metadata.json").read_text()
     )
     assert meta["sha256"] == sha
+    # counts summed in SQL stay numbers (DuckDB types sums as HUGEINT/decimal)
+    assert set(meta["categorical_features"]) == {
+        "age_band",
+        "gender",
+        "region",
+        "sales_channel",
+        "contract_type",
+        "package_group",
+    }
+    assert {"tickets_3m", "network_tickets", "addon_purchases_3m"} <= set(meta["numeric_features"])
     assert not {"churned", "upsold", "bought_addon", "subscriber_id", "split"} & set(
         meta["features"]
     )
@@ -215,3 +226,87 @@ def test_tampered_artifact_is_refused_and_scores_survive(warehouse, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("scorehouse: error:") and "sha256" in err[-1]
     assert query(warehouse, "select count(*), sum(score) from ml.model_scores") == before
+
+
+def test_artifact_changed_with_its_metadata_is_refused(warehouse, capsys):
+    """Rewriting model.joblib *and* its metadata.json still fails: the sha256 recorded in
+    ml.training_runs at training time no longer matches."""
+    from sklearn.dummy import DummyClassifier
+
+    root = warehouse.root / "artifacts"
+    version = artifacts.versions(root, "churn_lgbm")[-1]
+    folder = root / "churn_lgbm" / version
+    saved = {name: (folder / name).read_bytes() for name in ("model.joblib", "metadata.json")}
+    before = query(warehouse, "select count(*), sum(score) from ml.model_scores")
+    try:
+        artifacts.joblib.dump(DummyClassifier(), folder / "model.joblib")
+        meta = json.loads(saved["metadata.json"])
+        meta["sha256"] = artifacts.sha256_of(folder / "model.joblib")
+        (folder / "metadata.json").write_text(json.dumps(meta))
+        assert warehouse.scorehouse("score", "--model", "churn_lgbm") == 2
+    finally:
+        for name, content in saved.items():
+            (folder / name).write_bytes(content)
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "does not match the sha256 recorded in ml.training_runs" in err
+    assert query(warehouse, "select count(*), sum(score) from ml.model_scores") == before
+
+
+def test_failure_mid_write_keeps_the_previous_slice(warehouse, monkeypatch):
+    import pyarrow as pa
+
+    from python_scoring.errors import ScorehouseError
+    from python_scoring.warehouse import Warehouse
+
+    before = query(
+        warehouse,
+        "select count(*), sum(score) from ml.model_scores where model_name = 'churn_lgbm'",
+    )
+    project = warehouse.project()
+    ((month,),) = query(warehouse, "select max(score_month) from ml.model_scores")
+
+    def batches():
+        yield pa.table(
+            {
+                "model_name": ["churn_lgbm"],
+                "model_version": ["x"],
+                "score_month": pa.array([month], pa.date32()),
+                "entity_id": ["1"],
+                "score": [0.5],
+            }
+        )
+        raise ScorehouseError("scoring crashed after the first batch")
+
+    monkeypatch.setattr(os, "environ", {**os.environ, **warehouse.env})
+    with Warehouse.connect(project) as wh, pytest.raises(ScorehouseError, match="crashed"):
+        wh.replace_slice(
+            project.source("ml", "model_scores"),
+            {"model_name": "churn_lgbm", "score_month": month},
+            batches(),
+        )
+    after = query(
+        warehouse,
+        "select count(*), sum(score) from ml.model_scores where model_name = 'churn_lgbm'",
+    )
+    assert after == before
+
+
+def test_scoring_in_small_batches_gives_the_same_scores(warehouse, monkeypatch):
+    from python_scoring import score
+
+    before = dict(
+        query(
+            warehouse,
+            "select entity_id, score from ml.model_scores where model_name = 'churn_lgbm'",
+        )
+    )
+    monkeypatch.setattr(score, "BATCH_ROWS", 1_000)
+    assert warehouse.scorehouse("score", "--model", "churn_lgbm") == 0
+    after = dict(
+        query(
+            warehouse,
+            "select entity_id, score from ml.model_scores where model_name = 'churn_lgbm'",
+        )
+    )
+    assert after.keys() == before.keys()
+    assert max(abs(after[e] - before[e]) for e in before) < 1e-12

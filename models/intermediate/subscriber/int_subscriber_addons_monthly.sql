@@ -13,7 +13,7 @@ monthly as (
         subscriber_id,
         purchase_month as month,
         count(*) as addon_purchases,
-        sum(addon_data_mb) as addon_data_mb,
+        cast(sum(addon_data_mb) as {{ dbt.type_bigint() }}) as addon_data_mb,
         sum(price) as addon_spend
     from purchases
     group by subscriber_id, purchase_month
@@ -40,9 +40,9 @@ final as (
         addon_purchases,
         addon_data_mb,
         addon_spend,
-        sum(addon_purchases) over (
+        cast(sum(addon_purchases) over (
             partition by subscriber_id order by month rows between 2 preceding and current row
-        ) as addon_purchases_3m
+        ) as {{ dbt.type_bigint() }}) as addon_purchases_3m
     from joined
 )
 

@@ -13,8 +13,8 @@ monthly as (
         subscriber_id,
         opened_month as month,
         count(*) as tickets,
-        sum(case when is_network_issue then 1 else 0 end) as network_tickets,
-        sum(case when is_unresolved then 1 else 0 end) as unresolved_tickets
+        {{ count_where('is_network_issue') }} as network_tickets,
+        {{ count_where('is_unresolved_at_month_end') }} as unresolved_tickets
     from tickets
     group by subscriber_id, opened_month
 ),
@@ -40,12 +40,12 @@ final as (
         tickets,
         network_tickets,
         unresolved_tickets,
-        sum(tickets) over (
+        cast(sum(tickets) over (
             partition by subscriber_id order by month rows between 2 preceding and current row
-        ) as tickets_3m,
-        sum(network_tickets) over (
+        ) as {{ dbt.type_bigint() }}) as tickets_3m,
+        cast(sum(network_tickets) over (
             partition by subscriber_id order by month rows between 2 preceding and current row
-        ) as network_tickets_3m
+        ) as {{ dbt.type_bigint() }}) as network_tickets_3m
     from joined
 )
 

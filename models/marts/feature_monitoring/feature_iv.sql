@@ -1,5 +1,6 @@
 -- IV of every wide-table feature against each scenario's label, on the scenario's
--- in-time training rows (split = 'train'): the input to iv_limit screening.
+-- in-time training rows (split = 'train') of the latest var iv_months months: the
+-- ranking that feature screening (iv_limit, with the model factory) starts from.
 -- Add a scenario here when you add its training set.
 {%- set scenarios = [
     ('churn', 'churn_training_set', 'churned'),
@@ -16,7 +17,9 @@ with
     {{ iv_query(relation, label,
                 columns_of_kind(relation, 'numeric', exclude=skip),
                 columns_of_kind(relation, 'text', exclude=skip),
-                where="split = 'train'") }}
+                where="split = 'train' and month > "
+                      ~ add_months("(select max(month) from " ~ relation ~ " where split = 'train')",
+                                   -var('iv_months'))) }}
 ),
 {% endfor %}
 

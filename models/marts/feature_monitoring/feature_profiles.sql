@@ -1,8 +1,18 @@
--- Column profiles ("table exam") of the wide table, every column, every month.
+{{ config(
+    materialized='incremental',
+    incremental_strategy=month_replace_strategy(),
+    unique_key='month',
+    partition_by=['month'],
+    on_schema_change='append_new_columns',
+) }}
+-- Column profiles ("table exam") of the wide table, every column, by month.
+-- Incremental by month (see monitoring_months_filter).
+{%- set wide = ref('subscriber_month_wide') %}
 with
 
 profiles as (
-    {{ profile_query(ref('subscriber_month_wide'), 'month', exclude=['subscriber_id']) }}
+    {{ profile_query(wide, 'month', exclude=['subscriber_id'],
+                     where=monitoring_months_filter('month', 'month', wide)) }}
 ),
 
 final as (

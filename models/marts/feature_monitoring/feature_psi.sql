@@ -1,10 +1,22 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy=month_replace_strategy(),
+    unique_key='current_month',
+    partition_by=['current_month'],
+    on_schema_change='append_new_columns',
+) }}
 -- PSI of every numeric wide-table column, each month against the previous month,
 -- with its band: stable < 0.10 <= warn <= 0.25 < error (DESIGN.md).
+-- Incremental by current month (see monitoring_months_filter).
 {%- set wide = ref('subscriber_month_wide') %}
 with
 
 psi as (
-    {{ psi_query(wide, columns_of_kind(wide, 'numeric', exclude=['subscriber_id'])) }}
+    {{ psi_query(
+        wide,
+        columns_of_kind(wide, 'numeric', exclude=['subscriber_id']),
+        current_condition=monitoring_months_filter('psi_month', 'current_month', wide),
+    ) }}
 ),
 
 final as (

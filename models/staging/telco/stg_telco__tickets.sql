@@ -13,7 +13,11 @@ final as (
         category,
         category in ('network_coverage', 'data_speed') as is_network_issue,
         resolved_at,
-        resolved_at is null as is_unresolved
+        -- as of the end of the month it was opened in, not as of the extract date: a
+        -- ticket resolved later was still open then (no knowledge from the future)
+        coalesce(
+            resolved_at >= {{ add_months(month_of('opened_at'), 1) }}, true
+        ) as is_unresolved_at_month_end
     from source
 )
 
