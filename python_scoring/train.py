@@ -82,11 +82,11 @@ def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult
         oot_month,
     )
 
-    first_month = sql_literal(train_months[0])
+    # only the chosen months, converted without keeping a second copy in Arrow
+    months = ", ".join(sql_literal(m) for m in [*train_months, oot_month])
     frame = to_pandas(
-        wh.query_arrow(f"select * from {relation.sql} where {spec.month_column} >= {first_month}")
+        wh.query_arrow(f"select * from {relation.sql} where {spec.month_column} in ({months})")
     )
-    frame = frame[frame[spec.month_column].isin([*train_months, oot_month])]
     log.info(
         "%s: loaded %d rows x %d columns in %.1fs",
         spec.name,
@@ -100,26 +100,30 @@ def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult
     candidates = [c for c in columns if c not in spec.non_features]
     numeric, categorical = split_feature_types(frame, candidates)
     features = numeric + categorical
-    parts = {split: frame[frame["split"] == split] for split in SPLITS}
-    for split, part in parts.items():
-        if part[spec.label].nunique() < 2:
+    masks = {split: (frame["split"] == split).to_numpy() for split in SPLITS}
+    for split, mask in masks.items():
+        if frame.loc[mask, spec.label].nunique() < 2:
             raise ScorehouseError(f"{relation}: split '{split}' has a single label class")
 
     pipeline = build_pipeline(spec, numeric, categorical)
     fit_clock = time.perf_counter()
-    pipeline.fit(parts["train"][features], parts["train"][spec.label].astype(int))
+    pipeline.fit(frame.loc[masks["train"], features], frame.loc[masks["train"], spec.label])
     log.info(
         "%s: fitted %s on %d rows in %.1fs",
         spec.name,
         spec.algorithm,
-        len(parts["train"]),
+        int(masks["train"].sum()),
         time.perf_counter() - fit_clock,
     )
 
     results = {
-        split: _evaluate(part[spec.label].astype(int), pipeline.predict_proba(part[features])[:, 1])
-        for split, part in parts.items()
+        split: _evaluate(
+            frame.loc[mask, spec.label].astype(int),
+            pipeline.predict_proba(frame.loc[mask, features])[:, 1],
+        )
+        for split, mask in masks.items()
     }
+    del frame
     artifact = artifacts.save(
         project.artifacts_dir,
         spec.name,

@@ -44,7 +44,8 @@ def to_pandas(table: pa.Table | pa.RecordBatch):
     ]
     if any(pa.types.is_decimal(f.type) for f in table.schema):
         table = table.cast(pa.schema(fields))
-    return table.to_pandas()
+    # release Arrow buffers column by column as they are converted (no second full copy)
+    return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
 class Warehouse:
