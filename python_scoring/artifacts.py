@@ -130,3 +130,22 @@ def load(root: Path, model_name: str, version: str | None = None) -> tuple[Artif
             "retrain or install the versions it was written with"
         )
     return Artifact(model_name, version, path, meta), joblib.load(path / MODEL_FILE)
+
+
+def prune(root: Path, model_name: str, keep: int, protected: set[str]) -> list[Path]:
+    """Delete all but the newest `keep` versions of a model, never a `protected` one (the
+    version that scored the latest month), and any leftover temporary directory of an
+    interrupted save. Returns what was deleted."""
+    import shutil
+
+    if keep < 1:
+        raise ScorehouseError(f"--keep must be at least 1, got {keep}")
+    model_dir = root / model_name
+    if not model_dir.is_dir():
+        return []
+    complete = versions(root, model_name)
+    doomed = [model_dir / v for v in complete[:-keep] if v not in protected]
+    doomed += [p for p in model_dir.iterdir() if p.is_dir() and p.name.startswith(".tmp-")]
+    for path in doomed:
+        shutil.rmtree(path)
+    return doomed

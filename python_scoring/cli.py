@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
         "--n-reasons", type=int, help="reason columns to fill (default: the registry's n_reasons)"
     )
 
+    clean = sub.add_parser(
+        "clean", help="delete old artifact versions (never the one that scored the latest month)"
+    )
+    clean.add_argument("--keep", type=int, default=3, help="newest versions to keep per model")
+    clean.add_argument("--model", help="one registry model (default: every model)")
+
     sub.add_parser("check", help="validate the registry and list its models")
     sub.add_parser("summary", help="print rows per layer, latest metrics and top scores")
     return parser
@@ -100,6 +106,25 @@ def run(args: argparse.Namespace) -> None:
         )
         with Warehouse.connect(project) as wh:
             load_synthetic(project, wh, config)
+        return
+    if args.command == "clean":
+        from python_scoring.artifacts import prune
+        from python_scoring.score import latest_scoring_versions
+
+        names = [args.model] if args.model else sorted(load_registry(project))
+        if args.model:
+            select_models(project, args.model)  # unknown names fail with the usual message
+        with Warehouse.connect(project) as wh:
+            protected = latest_scoring_versions(project, wh)
+        for name in names:
+            deleted = prune(project.artifacts_dir, name, args.keep, protected.get(name, set()))
+            kept = ", ".join(sorted(protected.get(name, set()))) or "none"
+            print(
+                f"{name}: deleted {len(deleted)} (kept the newest {args.keep} and the "
+                f"version that scored the latest month: {kept})"
+            )
+            for path in deleted:
+                log.info("deleted %s", path)
         return
     if args.command == "summary":
         from python_scoring.summary import print_summary

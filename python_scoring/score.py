@@ -62,6 +62,20 @@ def _check_month(wh: Warehouse, spec: ModelSpec, relation, month: dt.date | None
     return month
 
 
+def latest_scoring_versions(project: Project, wh: Warehouse) -> dict[str, set[str]]:
+    """Per model, the artifact version(s) that wrote its latest score month."""
+    scores = project.source("ml", "model_scores").sql
+    rows = wh.query_arrow(
+        f"select distinct s.model_name, s.model_version from {scores} as s "
+        f"where s.score_month = (select max(score_month) from {scores} as latest "
+        f"where latest.model_name = s.model_name)"
+    ).to_pylist()
+    versions: dict[str, set[str]] = {}
+    for row in rows:
+        versions.setdefault(row["model_name"], set()).add(row["model_version"])
+    return versions
+
+
 def _verified_artifact(project: Project, wh: Warehouse, spec: ModelSpec, version: str | None):
     """The artifact to score with: the given version, else the newest one that training
     recorded in ml.training_runs; its sha256 must match that record too (a model file
