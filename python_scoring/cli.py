@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> None:
     specs = select_models(project, args.model)
     with Warehouse.connect(project) as wh:
         if args.command == "train":
-            from python_scoring.train import train_model
+            from python_scoring.train import format_metrics, train_model
 
             for spec in specs:
                 result = train_model(project, wh, spec)
@@ -145,6 +145,8 @@ def run(args: argparse.Namespace) -> None:
                     f"{spec.name} {result.artifact.version}: OOT AUC {oot['auc']:.4f} "
                     f"KS {oot['ks']:.4f} ({oot['rows']} rows)"
                 )
+                if not args.quiet:
+                    print(format_metrics(result.metrics, spec.threshold))
         elif args.command == "score":
             from python_scoring.score import score_model
 

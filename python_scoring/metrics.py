@@ -49,3 +49,71 @@ def ks(y_true, y_score) -> float:
 
 def gini(y_true, y_score) -> float:
     return 2.0 * auc(y_true, y_score) - 1.0
+
+
+def _order(y, score) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and scores sorted by score, highest first (stable for ties)."""
+    y, s = _validate(y, score)
+    order = np.argsort(-s, kind="mergesort")
+    return y[order], s[order]
+
+
+def decile_table(y_true, y_score, groups: int = 10) -> list[dict[str, float]]:
+    """Rows sorted by score (highest first) cut into `groups` groups of equal size (the
+    first groups one row larger when it does not divide, like SQL ntile); per group:
+    rows, positives, positive rate, score range, lift (rate / overall rate), cumulative
+    share of all positives captured and cumulative lift."""
+    y, s = _order(y_true, y_score)
+    overall = y.mean()
+    bounds = np.cumsum([0] + [len(y) // groups + (i < len(y) % groups) for i in range(groups)])
+    rows, captured = [], 0
+    for g in range(groups):
+        part_y, part_s = y[bounds[g] : bounds[g + 1]], s[bounds[g] : bounds[g + 1]]
+        captured += int(part_y.sum())
+        seen = bounds[g + 1]
+        rows.append(
+            {
+                "decile": g + 1,
+                "rows": int(part_y.size),
+                "positives": int(part_y.sum()),
+                "positive_rate": float(part_y.mean()) if part_y.size else float("nan"),
+                "min_score": float(part_s.min()) if part_s.size else float("nan"),
+                "max_score": float(part_s.max()) if part_s.size else float("nan"),
+                "lift": float(part_y.mean() / overall) if part_y.size else float("nan"),
+                "cumulative_capture": captured / float(y.sum()),
+                "cumulative_lift": float((captured / seen) / overall) if seen else float("nan"),
+            }
+        )
+    return rows
+
+
+def at_top(y_true, y_score, share: float = 0.1) -> dict[str, float]:
+    """Precision, recall and lift when the top `share` of rows by score is targeted
+    (ceil(share * n) rows, ties broken by row order)."""
+    y, _ = _order(y_true, y_score)
+    k = int(np.ceil(share * y.size))
+    hits = int(y[:k].sum())
+    return {
+        "precision": hits / k,
+        "recall": hits / float(y.sum()),
+        "lift": (hits / k) / float(y.mean()),
+    }
+
+
+def at_threshold(y_true, y_score, threshold: float) -> dict[str, float]:
+    """Confusion matrix, precision and recall when rows with score >= threshold are
+    predicted positive (precision is 0 when nothing is predicted positive)."""
+    y, s = _validate(y_true, y_score)
+    predicted = s >= threshold
+    tp = int((predicted & y).sum())
+    fp = int((predicted & ~y).sum())
+    fn = int((~predicted & y).sum())
+    tn = int((~predicted & ~y).sum())
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
+        "precision": tp / (tp + fp) if tp + fp else 0.0,
+        "recall": tp / (tp + fn),
+    }

@@ -33,6 +33,7 @@ class ModelSpec:
     pieces: int = 1
     enabled: bool = True
     seed: int = 42
+    threshold: float = 0.5
 
     @property
     def non_features(self) -> set[str]:
@@ -56,6 +57,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "pieces": (int,),
     "enabled": (bool,),
     "seed": (int,),
+    "threshold": (int, float),
 }
 _REQUIRED = {"scenario", "entity_id", "label", "training_set", "scoring_input"}
 
@@ -94,6 +96,8 @@ def _spec_from_exposure(exposure: dict[str, Any], max_reasons: int) -> ModelSpec
             f"{where}: key 'n_reasons' must be between 0 and {max_reasons} "
             f"(the reason columns of ml.model_scores), got {spec.n_reasons}"
         )
+    if not 0 < spec.threshold < 1:
+        raise ScorehouseError(f"{where}: key 'threshold' must be between 0 and 1")
     if spec.composite_weight <= 0:
         raise ScorehouseError(
             f"{where}: key 'composite_weight' must be > 0 (disable the model with "

@@ -58,14 +58,23 @@ def _plan_months(wh: Warehouse, spec: ModelSpec, relation) -> tuple[list[dt.date
     return chosen, oot[0]
 
 
-def _evaluate(y: pd.Series, score) -> dict[str, float]:
-    return {
+def _evaluate(y: pd.Series, score, threshold: float) -> dict[str, float]:
+    """Every metric of one split, flat (metric name -> value), as ml.model_metrics holds it."""
+    result = {
         "rows": int(y.size),
         "positive_rate": float(y.mean()),
         "auc": metrics.auc(y, score),
         "ks": metrics.ks(y, score),
         "gini": metrics.gini(y, score),
     }
+    result.update({f"{k}_top10": v for k, v in metrics.at_top(y, score, 0.1).items()})
+    result.update(
+        {f"{k}_at_threshold": v for k, v in metrics.at_threshold(y, score, threshold).items()}
+    )
+    for row in metrics.decile_table(y, score):
+        for name in ("lift", "positive_rate", "cumulative_lift"):
+            result[f"{name}_decile_{row['decile']}"] = row[name]
+    return result
 
 
 def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult:
@@ -120,6 +129,7 @@ def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult
         split: _evaluate(
             frame.loc[mask, spec.label].astype(int),
             pipeline.predict_proba(frame.loc[mask, features])[:, 1],
+            spec.threshold,
         )
         for split, mask in masks.items()
     }
@@ -163,8 +173,9 @@ def _record_run(
     started: dt.datetime,
 ) -> None:
     meta = artifact.metadata
+    run_id = uuid.uuid4().hex
     row: dict[str, Any] = {
-        "run_id": uuid.uuid4().hex,
+        "run_id": run_id,
         "model_name": spec.name,
         "model_version": artifact.version,
         "algorithm": spec.algorithm,
@@ -186,4 +197,51 @@ def _record_run(
         row[f"ks_{split}"] = results[split]["ks"]
     relation = project.source("ml", "training_runs")
     wh.require_columns(relation, row)
+    metric_rows = [
+        {
+            "run_id": run_id,
+            "model_name": spec.name,
+            "model_version": artifact.version,
+            "split": split,
+            "metric": metric,
+            "value": float(value),
+        }
+        for split, values in results.items()
+        for metric, value in values.items()
+    ]
+    metrics_relation = project.source("ml", "model_metrics")
+    wh.require_columns(metrics_relation, metric_rows[0])
+    wh.append(metrics_relation, pa.Table.from_pylist(metric_rows))
+    # the run row last: scoring only uses versions recorded here, so a run whose metrics
+    # failed to write is never scored
     wh.append(relation, pa.Table.from_pylist([row]))
+
+
+def format_metrics(results: dict[str, dict[str, float]], threshold: float) -> str:
+    """The evaluation as a small table for the console."""
+    rows = [
+        ("rows", "{:,.0f}", "rows"),
+        ("positive rate", "{:.4f}", "positive_rate"),
+        ("AUC", "{:.4f}", "auc"),
+        ("KS", "{:.4f}", "ks"),
+        ("Gini", "{:.4f}", "gini"),
+        ("precision @ top 10%", "{:.4f}", "precision_top10"),
+        ("recall @ top 10%", "{:.4f}", "recall_top10"),
+        ("lift @ top 10%", "{:.2f}", "lift_top10"),
+        (f"precision @ {threshold:g}", "{:.4f}", "precision_at_threshold"),
+        (f"recall @ {threshold:g}", "{:.4f}", "recall_at_threshold"),
+        (f"TP / FP @ {threshold:g}", None, None),
+    ]
+    lines = ["  " + " " * 22 + "".join(f"{split:>12}" for split in SPLITS)]
+    for label, fmt, key in rows:
+        if key is None:
+            cells = [
+                f"{results[s]['tp_at_threshold']:,.0f}/{results[s]['fp_at_threshold']:,.0f}"
+                for s in SPLITS
+            ]
+        else:
+            cells = [fmt.format(results[s][key]) for s in SPLITS]
+        lines.append(f"  {label:<22}" + "".join(f"{c:>12}" for c in cells))
+    lifts = " ".join(f"{results['oot'][f'lift_decile_{d}']:.2f}" for d in range(1, 11))
+    lines.append(f"  OOT lift by decile    {lifts}")
+    return "\n".join(lines)

@@ -45,6 +45,14 @@
             ('started_at', dbt.type_timestamp()),
             ('finished_at', dbt.type_timestamp()),
         ],
+        'model_metrics': [
+            ('run_id', dbt.type_string()),
+            ('model_name', dbt.type_string()),
+            ('model_version', dbt.type_string()),
+            ('split', dbt.type_string()),
+            ('metric', dbt.type_string()),
+            ('value', type_double()),
+        ],
     }) }}
 {%- endmacro %}
 

@@ -310,3 +310,22 @@ def test_scoring_in_small_batches_gives_the_same_scores(warehouse, monkeypatch):
     )
     assert after.keys() == before.keys()
     assert max(abs(after[e] - before[e]) for e in before) < 1e-12
+
+
+def test_model_metrics_hold_every_split_and_agree_with_training_runs(warehouse):
+    rows = query(
+        warehouse,
+        "select m.split, m.metric, m.value, r.auc_oot, r.ks_test "
+        "from ml.model_metrics m join ml.training_runs r "
+        "on m.run_id = r.run_id where m.model_name = 'churn_lgbm'",
+    )
+    values = {(split, metric): value for split, metric, value, _, _ in rows}
+    auc_oot, ks_test = rows[0][3], rows[0][4]
+    assert {split for split, _ in values} == {"train", "test", "oot"}
+    assert len(values) == 3 * 44
+    assert values[("oot", "auc")] == pytest.approx(auc_oot, abs=1e-12)
+    assert values[("test", "ks")] == pytest.approx(ks_test, abs=1e-12)
+    assert values[("oot", "lift_decile_1")] > 3 > values[("oot", "lift_decile_10")]
+    assert values[("oot", "cumulative_lift_decile_10")] == pytest.approx(1.0)
+    confusion = sum(values[("oot", f"{k}_at_threshold")] for k in ("tp", "fp", "fn", "tn"))
+    assert confusion == values[("oot", "rows")]

@@ -47,3 +47,41 @@ def test_perfect_and_inverted_and_gini():
 def test_invalid_input(y, s, message):
     with pytest.raises(ValueError, match=message):
         metrics.auc(y, s)
+
+
+def test_decile_table_on_a_hand_example():
+    # 20 rows, scores 20..1; positives at score ranks 1, 2, 3 and 11
+    score = np.arange(20, 0, -1, dtype=float)
+    y = np.zeros(20, dtype=int)
+    y[[0, 1, 2, 10]] = 1
+    table = metrics.decile_table(y, score)
+    assert [row["rows"] for row in table] == [2] * 10
+    assert [row["positives"] for row in table] == [2, 1, 0, 0, 0, 1, 0, 0, 0, 0]
+    assert table[0]["lift"] == pytest.approx(1.0 / 0.2)
+    assert table[1]["cumulative_capture"] == pytest.approx(0.75)
+    assert table[1]["cumulative_lift"] == pytest.approx((3 / 4) / 0.2)
+    assert table[9]["cumulative_capture"] == pytest.approx(1.0)
+    assert table[9]["cumulative_lift"] == pytest.approx(1.0)
+    assert table[0]["min_score"] == 19 and table[0]["max_score"] == 20
+
+
+def test_decile_sizes_follow_ntile():
+    table = metrics.decile_table(np.r_[np.ones(5), np.zeros(18)].astype(int), np.arange(23.0))
+    assert [row["rows"] for row in table] == [3, 3, 3, 2, 2, 2, 2, 2, 2, 2]
+
+
+def test_top_share_and_threshold_match_sklearn(scored):
+    from sklearn.metrics import confusion_matrix, precision_score, recall_score
+
+    y, s = scored
+    top = metrics.at_top(y, s, 0.1)
+    k = int(np.ceil(0.1 * len(y)))
+    predicted = np.zeros(len(y), dtype=int)
+    predicted[np.argsort(-s, kind="mergesort")[:k]] = 1
+    assert top["precision"] == pytest.approx(precision_score(y, predicted))
+    assert top["recall"] == pytest.approx(recall_score(y, predicted))
+    at = metrics.at_threshold(y, s, 0.5)
+    tn, fp, fn, tp = confusion_matrix(y, (s >= 0.5).astype(int)).ravel()
+    assert (at["tn"], at["fp"], at["fn"], at["tp"]) == (tn, fp, fn, tp)
+    assert at["precision"] == pytest.approx(precision_score(y, s >= 0.5))
+    assert at["recall"] == pytest.approx(recall_score(y, s >= 0.5))
