@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -158,18 +161,57 @@ def run(args: argparse.Namespace) -> None:
                 )
 
 
+class _JsonLines(logging.Formatter):
+    """One JSON object per log record: the structured run log."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {
+                "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+                "elapsed_s": round(record.relativeCreated / 1000, 3),
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+        )
+
+
+def _run_log(args: argparse.Namespace) -> logging.Handler:
+    """A file handler for this run: $SCOREHOUSE_LOG_DIR or <project>/logs, one JSON-lines
+    file per invocation, INFO and above whatever the console shows."""
+    directory = Path(os.environ.get("SCOREHOUSE_LOG_DIR", Path(args.project_dir) / "logs"))
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    handler = logging.FileHandler(directory / f"scorehouse-{args.command}-{stamp}.jsonl")
+    handler.setFormatter(_JsonLines())
+    handler.setLevel(logging.INFO)
+    return handler
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    console.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    file_log = _run_log(args)
+    log.setLevel(logging.INFO)
+    log.addHandler(console)
+    log.addHandler(file_log)
+    log.propagate = False
+    clock = time.perf_counter()
+    words = list(argv) if argv is not None else sys.argv[1:]
+    log.info("scorehouse %s started: %s", args.command, " ".join(words))
     try:
         run(args)
+        log.info("finished in %.1fs", time.perf_counter() - clock)
     except ScorehouseError as exc:
+        log.info("failed after %.1fs: %s", time.perf_counter() - clock, exc)
         print(f"scorehouse: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        log.removeHandler(console)
+        log.removeHandler(file_log)
+        file_log.close()
     return 0
 
 

@@ -74,6 +74,7 @@ def make_warehouse(root: Path) -> Built:
         "SCOREHOUSE_DUCKDB_PATH": str(root / "warehouse.duckdb"),
         "SCOREHOUSE_ARTIFACTS": str(root / "artifacts"),
         "SCOREHOUSE_TARGET": "duckdb",
+        "SCOREHOUSE_LOG_DIR": str(root / "logs"),
     }
     return Built(root, env)
 

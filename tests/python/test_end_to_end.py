@@ -329,3 +329,14 @@ def test_model_metrics_hold_every_split_and_agree_with_training_runs(warehouse):
     assert values[("oot", "cumulative_lift_decile_10")] == pytest.approx(1.0)
     confusion = sum(values[("oot", f"{k}_at_threshold")] for k in ("tp", "fp", "fn", "tn"))
     assert confusion == values[("oot", "rows")]
+
+
+def test_each_run_writes_a_structured_log(warehouse):
+    logs = sorted((warehouse.root / "logs").glob("scorehouse-train-*.jsonl"))
+    assert logs, "no run log for scorehouse train"
+    records = [json.loads(line) for line in logs[0].read_text().splitlines()]
+    messages = [r["message"] for r in records]
+    assert messages[0].startswith("scorehouse train started")
+    assert any("fitted lightgbm" in m for m in messages)  # per-stage timings
+    assert messages[-1].startswith("finished in")
+    assert all(r["level"] == "INFO" for r in records)  # INFO in the file even with -q
