@@ -263,6 +263,20 @@ def _floor(share: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
+def _bin_codes(series: list[pd.Series], names: list[str], numeric: bool, bins: int, cuts):
+    """Bin codes of each series (cuts from the first, the reference, unless given; text:
+    one bin per distinct value over all of them), the number of bins and their labels."""
+    if numeric:
+        values = [_to_float(s, name) for s, name in zip(series, names, strict=True)]
+        cut_points = equal_frequency_cuts(values[0], bins) if cuts is None else _check_cuts(cuts)
+        n_bins = cut_points.size + 1
+        return [assign_bins(v, cut_points) for v in values], n_bins, _bin_labels(n_bins, None)
+    if cuts is not None:
+        raise ValueError("cuts only apply to numeric columns")
+    codes, uniques = _categorical_codes(series)
+    return codes, uniques.size, _bin_labels(uniques.size, uniques)
+
+
 def psi_table(baseline, current, bins: int = 10, cuts=None) -> pd.DataFrame:
     """Per-bin PSI terms; ``psi`` is the sum of ``contribution``.
 
@@ -281,20 +295,9 @@ def psi_table(baseline, current, bins: int = 10, cuts=None) -> pd.DataFrame:
     if base_numeric != cur_numeric:
         raise TypeError("baseline and current must both be numeric or both be non-numeric")
 
-    if base_numeric:
-        b = _to_float(base, "baseline")
-        c = _to_float(cur, "current")
-        cut_points = equal_frequency_cuts(b, bins) if cuts is None else _check_cuts(cuts)
-        base_codes = assign_bins(b, cut_points)
-        cur_codes = assign_bins(c, cut_points)
-        n_bins = cut_points.size + 1
-        labels = _bin_labels(n_bins, None)
-    else:
-        if cuts is not None:
-            raise ValueError("cuts only apply to numeric columns")
-        (base_codes, cur_codes), uniques = _categorical_codes([base, cur])
-        n_bins = uniques.size
-        labels = _bin_labels(n_bins, uniques)
+    (base_codes, cur_codes), n_bins, labels = _bin_codes(
+        [base, cur], ["baseline", "current"], base_numeric, bins, cuts
+    )
 
     base_counts = _slot_counts(base_codes, n_bins)
     cur_counts = _slot_counts(cur_codes, n_bins)
@@ -357,18 +360,7 @@ def woe_table(values, label, bins: int = 10, cuts=None) -> pd.DataFrame:
     bins = _check_bins(bins)
     s = _as_series(values, "values")
     y = _check_label(label, len(s))
-    if _is_numeric(s, "values"):
-        v = _to_float(s, "values")
-        cut_points = equal_frequency_cuts(v, bins) if cuts is None else _check_cuts(cuts)
-        codes = assign_bins(v, cut_points)
-        n_bins = cut_points.size + 1
-        labels = _bin_labels(n_bins, None)
-    else:
-        if cuts is not None:
-            raise ValueError("cuts only apply to numeric columns")
-        (codes,), uniques = _categorical_codes([s])
-        n_bins = uniques.size
-        labels = _bin_labels(n_bins, uniques)
+    (codes,), n_bins, labels = _bin_codes([s], ["values"], _is_numeric(s, "values"), bins, cuts)
 
     rows = _slot_counts(codes, n_bins)
     events = _slot_counts(codes, n_bins, weights=y)
