@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
         "--drift-month", type=_month, help="inject a distribution drift from this month on"
     )
 
+    load = sub.add_parser("load", help="load a CSV file into a table a dbt source declares")
+    load.add_argument("table", help="source.table, as declared in a dbt sources YAML")
+    load.add_argument("file", type=Path, help="CSV file, UTF-8, with a header row")
+    load.add_argument("--delimiter", default=",")
+
     train = sub.add_parser("train", help="train registry models on their dbt training sets")
     train.add_argument("--model", help="one registry model (default: every enabled model)")
 
@@ -110,6 +115,13 @@ def run(args: argparse.Namespace) -> None:
         with Warehouse.connect(project) as wh:
             load_synthetic(project, wh, config)
         return
+    if args.command == "load":
+        from python_scoring.load import load_csv
+
+        with Warehouse.connect(project) as wh:
+            rows = load_csv(project, wh, args.table, args.file, args.delimiter)
+        print(f"{args.table}: {rows} rows from {args.file}")
+        return
     if args.command == "clean":
         from python_scoring.artifacts import prune
         from python_scoring.score import latest_scoring_versions
@@ -139,15 +151,11 @@ def run(args: argparse.Namespace) -> None:
     specs = select_models(project, args.model)
     with Warehouse.connect(project) as wh:
         if args.command == "train":
-            from python_scoring.train import format_metrics, train_model
+            from python_scoring.train import format_metrics, headline, train_model
 
             for spec in specs:
                 result = train_model(project, wh, spec)
-                oot = result.metrics["oot"]
-                print(
-                    f"{spec.name} {result.artifact.version}: OOT AUC {oot['auc']:.4f} "
-                    f"KS {oot['ks']:.4f} ({oot['rows']} rows)"
-                )
+                print(f"{spec.name} {result.artifact.version}: {headline(result.metrics)}")
                 if not args.quiet:
                     print(format_metrics(result.metrics, spec.threshold))
         elif args.command == "score":

@@ -1,7 +1,14 @@
-"""The scikit-learn pipeline a registry model trains: preprocessing + estimator.
+"""The pipeline a registry model trains: screening, derivation, preprocessing, estimator.
 
-The fitted preprocessing travels inside the artifact, so batch scoring (and any later
-online or Spark scoring) transforms a row exactly as training did.
+Everything fitted travels inside the artifact (one scikit-learn / imbalanced-learn
+`Pipeline`), so batch scoring (and any later online or Spark scoring) transforms a row
+exactly as training did:
+
+    screen   InformationValueScreen   (iv_limit > 0)  drop features with IV < iv_limit
+    derive   PairwiseFeatures         (pairwise)      a+b, a-b, a*b, a/b under iv/r limits
+    prep     ColumnTransformer                        per algorithm, see `_preprocessing`
+    smote    SMOTE                    (imbalance: smote; applied in fit only)
+    model    LGBMClassifier | RandomForestClassifier | LogisticRegression
 """
 
 from __future__ import annotations
@@ -10,21 +17,45 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from imblearn.over_sampling import SMOTE
+from imblearn.pipeline import Pipeline as ImbPipeline
 from lightgbm import LGBMClassifier
-from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OrdinalEncoder
+from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from python_scoring.errors import ScorehouseError
 from python_scoring.registry import ModelSpec
+from python_scoring.transformers import InformationValueScreen, PairwiseFeatures, WoeEncoder
 
-LIGHTGBM_DEFAULTS: dict[str, Any] = {
-    "n_estimators": 300,
-    "learning_rate": 0.05,
-    "num_leaves": 31,
-    "verbose": -1,
-    "n_jobs": 2,
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
+    "lightgbm": {
+        "n_estimators": 300,
+        "learning_rate": 0.05,
+        "num_leaves": 31,
+        "verbose": -1,
+        "n_jobs": 2,
+    },
+    "random_forest": {
+        "n_estimators": 200,
+        "min_samples_leaf": 50,
+        "max_features": "sqrt",
+        "max_samples": 0.5,
+        "n_jobs": 2,
+    },
+    "logistic_regression": {"C": 1.0, "max_iter": 2000},
 }
+ESTIMATORS = {
+    "lightgbm": LGBMClassifier,
+    "random_forest": RandomForestClassifier,
+    "logistic_regression": LogisticRegression,
+}
+# numbers (booleans included) and text, chosen after screening and derivation
+_NUMBERS = make_column_selector(dtype_include=["number", "bool"])
+_TEXT = make_column_selector(dtype_include=["object", "string", "category"])
 
 
 def split_feature_types(frame: pd.DataFrame, candidates: list[str]) -> tuple[list[str], list[str]]:
@@ -52,23 +83,95 @@ def split_feature_types(frame: pd.DataFrame, candidates: list[str]) -> tuple[lis
     return numeric, categorical
 
 
-def build_pipeline(spec: ModelSpec, numeric: list[str], categorical: list[str]) -> Pipeline:
-    # Unseen and missing categories become NaN, which LightGBM routes as missing values.
-    encoder = OrdinalEncoder(
-        handle_unknown="use_encoded_value",
-        unknown_value=np.nan,
-        encoded_missing_value=np.nan,
-        dtype=np.float64,
-    )
-    prep = ColumnTransformer(
-        [("numeric", "passthrough", numeric), ("categorical", encoder, categorical)],
-        verbose_feature_names_out=False,
-    )
+def _preprocessing(spec: ModelSpec) -> ColumnTransformer:
+    """Trees take numbers as they are (missing values included) and text as ordinal codes
+    whose unseen and missing categories become missing values. Linear models and SMOTE
+    need complete numbers: median imputation plus a missing-indicator, scaling for the
+    linear model, and one-hot text whose unseen categories encode as all zeros. The
+    scorecard (encoding: woe) replaces every value by its bin's weight of evidence."""
+    if spec.encoding == "woe":
+        steps = [
+            ("woe", WoeEncoder(bins=spec.bins), _NUMBERS),
+            ("woe_text", WoeEncoder(bins=spec.bins), _TEXT),
+        ]
+    elif spec.algorithm == "logistic_regression" or spec.imbalance == "smote":
+        numbers = [SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)]
+        if spec.algorithm == "logistic_regression":
+            numbers.append(StandardScaler())
+        text = make_pipeline(
+            SimpleImputer(strategy="constant", fill_value="(missing)"),
+            OneHotEncoder(handle_unknown="ignore", min_frequency=20, sparse_output=False),
+        )
+        steps = [("numeric", make_pipeline(*numbers), _NUMBERS), ("categorical", text, _TEXT)]
+    else:
+        ordinal = OrdinalEncoder(
+            handle_unknown="use_encoded_value",
+            unknown_value=np.nan,
+            encoded_missing_value=np.nan,
+            dtype=np.float64,
+        )
+        steps = [("numeric", "passthrough", _NUMBERS), ("categorical", ordinal, _TEXT)]
+    prep = ColumnTransformer(steps, verbose_feature_names_out=False)
     prep.set_output(transform="pandas")
-    params = {**LIGHTGBM_DEFAULTS, "random_state": spec.seed, **spec.params}
-    return Pipeline([("prep", prep), ("model", LGBMClassifier(**params))])
+    return prep
+
+
+def estimator_params(spec: ModelSpec) -> dict[str, Any]:
+    params = {**DEFAULT_PARAMS[spec.algorithm], "random_state": spec.seed}
+    if spec.imbalance == "class_weight":
+        params["class_weight"] = "balanced"
+    return {**params, **spec.params}
+
+
+def build_pipeline(spec: ModelSpec) -> Pipeline:
+    steps: list[tuple[str, Any]] = []
+    if spec.iv_limit > 0:
+        steps.append(("screen", InformationValueScreen(iv_limit=spec.iv_limit, bins=spec.bins)))
+    if spec.pairwise is not None:
+        derive = PairwiseFeatures(
+            top_k=spec.pairwise.top_k,
+            operations=spec.pairwise.operations,
+            iv_limit=spec.iv_limit,
+            r_limit=spec.r_limit,
+            bins=spec.bins,
+        )
+        steps.append(("derive", derive))
+    steps.append(("prep", _preprocessing(spec)))
+    if spec.imbalance == "smote":
+        steps.append(("smote", SMOTE(random_state=spec.seed)))
+    try:
+        model = ESTIMATORS[spec.algorithm](**estimator_params(spec))
+    except TypeError as exc:
+        raise ScorehouseError(f"registry model '{spec.name}': bad params: {exc}") from exc
+    steps.append(("model", model))
+    # imbalanced-learn's Pipeline applies samplers in fit only; otherwise scikit-learn's
+    return ImbPipeline(steps) if spec.imbalance == "smote" else Pipeline(steps)
+
+
+def model_input(pipeline: Pipeline, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows as the estimator sees them: every fitted step but samplers and the model."""
+    for _, step in pipeline.steps[:-1]:
+        if not hasattr(step, "fit_resample"):
+            frame = step.transform(frame)
+    return frame
 
 
 def feature_names(pipeline: Pipeline) -> list[str]:
     """Names of the columns the estimator sees, in order."""
     return list(pipeline.named_steps["prep"].get_feature_names_out())
+
+
+def pipeline_summary(pipeline: Pipeline) -> dict[str, Any]:
+    """What screening and derivation kept, for the artifact metadata and training_runs."""
+    summary: dict[str, Any] = {"dropped_features": [], "derived_features": []}
+    screen = pipeline.named_steps.get("screen")
+    if screen is not None:
+        summary["dropped_features"] = [
+            {"name": c, "iv": float(screen.iv_[c])} for c in screen.dropped_
+        ]
+        summary["feature_iv"] = {c: float(v) for c, v in screen.iv_.items()}
+    derive = pipeline.named_steps.get("derive")
+    if derive is not None:
+        summary["derived_features"] = derive.derived_
+    summary["model_features"] = feature_names(pipeline)
+    return summary

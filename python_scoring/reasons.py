@@ -10,6 +10,12 @@ the leaves it lands in (`pred_leaf`), a gather instead of a tree walk.
 
 Contributions are in raw-score (log-odds) units and, with the bias (the sum of the trees'
 root values), add up exactly to the model's raw score.
+
+Random forests get the same path attribution in probability units (each tree's credits
+divided by the number of trees; with the mean root value they add up to predict_proba),
+gathered through the forest's sparse decision paths. Linear models credit each input
+with coefficient x value: the inputs are standardised numbers, one-hot indicators or
+weights of evidence, so the largest products are the strongest pushes up.
 """
 
 from __future__ import annotations
@@ -17,6 +23,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+from lightgbm import LGBMClassifier
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+
+FOREST_CHUNK_ROWS = 4096  # rows per sparse decision-path product (memory ~ rows x nodes)
 
 
 def _node_value(node: dict[str, Any]) -> float:
@@ -57,6 +69,61 @@ class PathAttribution:
         for t in range(leaves.shape[1]):
             out += self.leaf_credit[t, leaves[:, t]]
         return out
+
+
+class ForestAttribution:
+    """Per-row feature contributions of a scikit-learn random forest by path attribution."""
+
+    def __init__(self, forest: RandomForestClassifier) -> None:
+        self.forest = forest
+        n_trees = len(forest.estimators_)
+        positive = list(forest.classes_).index(1)
+        rows, cols, credits, self.bias = [], [], [], 0.0
+        offset = 0
+        for estimator in forest.estimators_:
+            tree = estimator.tree_
+            value = tree.value[:, 0, positive] / tree.value[:, 0, :].sum(axis=1)
+            self.bias += value[0] / n_trees
+            parents = np.flatnonzero(tree.children_left >= 0)  # leaves have children -1
+            for children in (tree.children_left[parents], tree.children_right[parents]):
+                rows.append(offset + children)
+                cols.append(tree.feature[parents])
+                credits.append((value[children] - value[parents]) / n_trees)
+            offset += tree.node_count
+        # node_credit[node, feature]: credit of entering `node`, on its parent's feature
+        self.node_credit = sp.csr_matrix(
+            (np.concatenate(credits), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(offset, forest.n_features_in_),
+        )
+
+    def contributions(self, features: Any) -> np.ndarray:
+        out = []
+        for start in range(0, len(features), FOREST_CHUNK_ROWS):
+            paths, _ = self.forest.decision_path(features[start : start + FOREST_CHUNK_ROWS])
+            out.append((paths @ self.node_credit).toarray())
+        return np.vstack(out) if out else np.zeros((0, self.node_credit.shape[1]))
+
+
+class LinearAttribution:
+    """Per-row contributions of a linear model: coefficient x (transformed) input value."""
+
+    def __init__(self, model: LogisticRegression) -> None:
+        self.coef = np.asarray(model.coef_, dtype="float64").ravel()
+        self.bias = float(np.ravel(model.intercept_)[0])
+
+    def contributions(self, features: Any) -> np.ndarray:
+        return np.asarray(features, dtype="float64") * self.coef
+
+
+def attribution_for(model: Any) -> PathAttribution | ForestAttribution | LinearAttribution:
+    """The attribution method of a fitted estimator."""
+    if isinstance(model, LGBMClassifier):
+        return PathAttribution(model.booster_)
+    if isinstance(model, RandomForestClassifier):
+        return ForestAttribution(model)
+    if isinstance(model, LogisticRegression):
+        return LinearAttribution(model)
+    raise TypeError(f"no reason-code method for {type(model).__name__}")
 
 
 def top_reasons(contributions: np.ndarray, names: list[str], k: int) -> list[np.ndarray]:

@@ -6,13 +6,35 @@ rejected with the exposure and the key named. docs/registry.md documents the key
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from python_scoring.errors import ScorehouseError
 from python_scoring.project import Project
 
-ALGORITHMS = ("lightgbm",)
+ALGORITHMS = ("lightgbm", "random_forest", "logistic_regression")
+ENCODINGS = ("onehot", "woe")
+IMBALANCE = ("class_weight", "smote", "none")
+OPERATIONS = ("add", "sub", "mul", "div")
+
+
+@dataclass(frozen=True)
+class Pairwise:
+    """Pairwise derivation: a+b, a-b, a*b, a/b among the top_k base features by IV."""
+
+    top_k: int = 5
+    operations: tuple[str, ...] = OPERATIONS
+
+
+@dataclass(frozen=True)
+class Search:
+    """Randomized hyper-parameter search (cross-validated, folds grouped by entity id)."""
+
+    space: dict[str, Any]
+    n_iter: int = 20
+    cv: int = 3
+    scoring: str = "roc_auc"
 
 
 @dataclass(frozen=True)
@@ -34,6 +56,18 @@ class ModelSpec:
     enabled: bool = True
     seed: int = 42
     threshold: float = 0.5
+    encoding: str = "onehot"
+    bins: int = 10
+    iv_limit: float = 0.0
+    r_limit: float = 0.8
+    pairwise: Pairwise | None = None
+    imbalance: str = "class_weight"
+    search: Search | None = None
+    memory_budget_gb: float = 8.0
+    sample_over_budget: bool = True
+    oot_month: dt.date | None = None
+    out_of_time: bool = True
+    cv_folds: int = 0
 
     @property
     def non_features(self) -> set[str]:
@@ -58,8 +92,78 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "enabled": (bool,),
     "seed": (int,),
     "threshold": (int, float),
+    "encoding": (str,),
+    "bins": (int,),
+    "iv_limit": (int, float),
+    "r_limit": (int, float),
+    "pairwise": (dict,),
+    "imbalance": (str,),
+    "search": (dict,),
+    "memory_budget_gb": (int, float),
+    "sample_over_budget": (bool,),
+    "oot_month": (str, dt.date),
+    "out_of_time": (bool,),
+    "cv_folds": (int,),
+}
+_PAIRWISE_TYPES: dict[str, tuple[type, ...]] = {"top_k": (int,), "operations": (list,)}
+_SEARCH_TYPES: dict[str, tuple[type, ...]] = {
+    "space": (dict,),
+    "n_iter": (int,),
+    "cv": (int,),
+    "scoring": (str,),
 }
 _REQUIRED = {"scenario", "entity_id", "label", "training_set", "scoring_input"}
+
+
+def _check_types(where: str, block: dict[str, Any], types: dict[str, tuple[type, ...]]) -> None:
+    for key, value in block.items():
+        if key not in types:
+            raise ScorehouseError(
+                f"{where}: unknown key '{key}' (known: {', '.join(sorted(types))})"
+            )
+        expected = types[key]
+        # bool is an int in Python; an int key must not accept true/false
+        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+            names = " or ".join(t.__name__ for t in expected)
+            raise ScorehouseError(
+                f"{where}: key '{key}' must be {names}, got {type(value).__name__} {value!r}"
+            )
+
+
+def _one_of(where: str, key: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ScorehouseError(
+            f"{where}: key '{key}' must be one of {', '.join(allowed)}, got {value!r}"
+        )
+
+
+def _pairwise(where: str, block: dict[str, Any]) -> Pairwise:
+    _check_types(f"{where}, pairwise", block, _PAIRWISE_TYPES)
+    pairwise = Pairwise(**{**block, "operations": tuple(block.get("operations", OPERATIONS))})
+    for op in pairwise.operations:
+        _one_of(f"{where}, pairwise", "operations", op, OPERATIONS)
+    if pairwise.top_k < 2 or not pairwise.operations:
+        raise ScorehouseError(f"{where}: pairwise needs top_k >= 2 and at least one operation")
+    return pairwise
+
+
+def _search(where: str, block: dict[str, Any]) -> Search:
+    _check_types(f"{where}, search", block, _SEARCH_TYPES)
+    if not block.get("space"):
+        raise ScorehouseError(f"{where}: search needs a non-empty 'space'")
+    search = Search(**block)
+    if search.n_iter < 1 or search.cv < 2:
+        raise ScorehouseError(f"{where}: search needs n_iter >= 1 and cv >= 2")
+    for param, values in search.space.items():
+        if not (
+            (isinstance(values, list) and values)
+            or (isinstance(values, dict) and {"low", "high"} <= values.keys())
+        ):
+            raise ScorehouseError(
+                f"{where}: search space '{param}' must be a non-empty list of values or "
+                "{low, high[, log, integer]}"
+            )
+    return search
 
 
 def _spec_from_exposure(exposure: dict[str, Any], max_reasons: int) -> ModelSpec:
@@ -68,26 +172,41 @@ def _spec_from_exposure(exposure: dict[str, Any], max_reasons: int) -> ModelSpec
     meta = (exposure.get("meta") or {}).get("scorehouse")
     if not isinstance(meta, dict):
         raise ScorehouseError(f"{where} has no meta.scorehouse block")
-    for key, value in meta.items():
-        if key not in _TYPES:
-            raise ScorehouseError(
-                f"{where}: unknown key '{key}' (known: {', '.join(sorted(_TYPES))})"
-            )
-        expected = _TYPES[key]
-        # bool is an int in Python; an int key must not accept true/false
-        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
-            names = " or ".join(t.__name__ for t in expected)
-            raise ScorehouseError(
-                f"{where}: key '{key}' must be {names}, got {type(value).__name__} {value!r}"
-            )
+    _check_types(where, meta, _TYPES)
     missing = sorted(_REQUIRED - meta.keys())
     if missing:
         raise ScorehouseError(f"{where}: missing required key(s) {', '.join(missing)}")
-    spec = ModelSpec(name=name, **meta)
-    if spec.algorithm not in ALGORITHMS:
+    values = dict(meta)
+    if "pairwise" in values:
+        values["pairwise"] = _pairwise(where, values["pairwise"])
+    if "search" in values:
+        values["search"] = _search(where, values["search"])
+    if isinstance(values.get("oot_month"), str):
+        try:
+            values["oot_month"] = dt.date.fromisoformat(values["oot_month"])
+        except ValueError as exc:
+            raise ScorehouseError(
+                f"{where}: key 'oot_month' must be a date (YYYY-MM-01), got {meta['oot_month']!r}"
+            ) from exc
+    spec = ModelSpec(name=name, **values)
+    _one_of(where, "algorithm", spec.algorithm, ALGORITHMS)
+    _one_of(where, "encoding", spec.encoding, ENCODINGS)
+    _one_of(where, "imbalance", spec.imbalance, IMBALANCE)
+    if spec.encoding == "woe" and spec.algorithm != "logistic_regression":
+        raise ScorehouseError(f"{where}: encoding 'woe' is for algorithm logistic_regression")
+    if spec.oot_month is not None and (spec.oot_month.day != 1 or not spec.out_of_time):
         raise ScorehouseError(
-            f"{where}: key 'algorithm' must be one of {', '.join(ALGORITHMS)}, "
-            f"got '{spec.algorithm}'"
+            f"{where}: key 'oot_month' must be the first day of a month, with out_of_time true"
+        )
+    if not 0 <= spec.iv_limit < 1 or not 0 < spec.r_limit <= 1:
+        raise ScorehouseError(f"{where}: iv_limit must be in [0, 1) and r_limit in (0, 1]")
+    if spec.bins < 2 or spec.memory_budget_gb <= 0 or spec.cv_folds < 0 or spec.cv_folds == 1:
+        raise ScorehouseError(
+            f"{where}: bins must be >= 2, memory_budget_gb > 0, cv_folds 0 (off) or >= 2"
+        )
+    if not spec.out_of_time and not spec.cv_folds:
+        raise ScorehouseError(
+            f"{where}: a model without an out-of-time month needs cv_folds >= 2 to be evaluated"
         )
     if spec.train_months < 1 or spec.pieces < 1:
         raise ScorehouseError(f"{where}: train_months and pieces must be >= 1")

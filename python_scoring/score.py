@@ -13,9 +13,9 @@ import pyarrow as pa
 
 from python_scoring import artifacts
 from python_scoring.errors import ScorehouseError
-from python_scoring.pipeline import feature_names
+from python_scoring.pipeline import feature_names, model_input
 from python_scoring.project import Project
-from python_scoring.reasons import PathAttribution, top_reasons
+from python_scoring.reasons import attribution_for, top_reasons
 from python_scoring.registry import ModelSpec
 from python_scoring.warehouse import Warehouse, sql_literal, to_pandas
 
@@ -84,7 +84,7 @@ def _verified_artifact(project: Project, wh: Warehouse, spec: ModelSpec, version
     recorded = {
         row["model_version"]: row
         for row in wh.query_arrow(
-            f"select model_version, artifact_sha256, oot_month from {runs.sql} "
+            f"select model_version, artifact_sha256, oot_month, train_months from {runs.sql} "
             f"where model_name = {sql_literal(spec.name)}"
         ).to_pylist()
     }
@@ -105,7 +105,13 @@ def _verified_artifact(project: Project, wh: Warehouse, spec: ModelSpec, version
             f"artifact {artifact.path} does not match the sha256 recorded in {runs} "
             f"({recorded[version]['artifact_sha256'][:12]}...): refusing a modified artifact"
         )
-    return artifact, pipeline, recorded[version]["oot_month"]
+    run = recorded[version]
+    # the last month whose labels training saw (a model without out-of-time month: the
+    # last in-time month)
+    last_month = run["oot_month"] or max(
+        dt.date.fromisoformat(m) for m in run["train_months"].split(",")
+    )
+    return artifact, pipeline, last_month
 
 
 def score_model(
@@ -135,7 +141,8 @@ def score_model(
     target = project.source("ml", "model_scores")
     reason_columns = [f"reason_{i}" for i in range(1, k + 1)]
     wh.require_columns(target, [*SCORE_COLUMNS, *reason_columns])
-    attribution = PathAttribution(pipeline.named_steps["model"].booster_) if k else None
+    model = pipeline.named_steps["model"]
+    attribution = attribution_for(model) if k else None
     names = feature_names(pipeline)
     scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     columns = ", ".join([spec.entity_id, *features])
@@ -146,8 +153,8 @@ def score_model(
         nonlocal rows
         for batch in wh.stream(sql, BATCH_ROWS):
             frame = to_pandas(batch)
-            transformed = pipeline.named_steps["prep"].transform(frame[features])
-            score = pipeline.named_steps["model"].predict_proba(transformed)[:, 1]
+            transformed = model_input(pipeline, frame[features])
+            score = model.predict_proba(transformed)[:, 1]
             result = {
                 "model_name": pa.array(np.full(len(frame), spec.name)),
                 "model_version": pa.array(np.full(len(frame), artifact.version)),

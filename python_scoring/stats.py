@@ -88,6 +88,7 @@ __all__ = [
     "EPSILON",
     "assign_bins",
     "equal_frequency_cuts",
+    "is_numeric",
     "iv",
     "psi",
     "psi_table",
@@ -131,6 +132,12 @@ def _is_numeric(s: pd.Series, name: str) -> bool:
     if pd.api.types.is_object_dtype(dtype):
         return pd.api.types.infer_dtype(s, skipna=True) in _NUMERIC_OBJECT_KINDS
     return False
+
+
+def is_numeric(values) -> bool:
+    """True when ``values`` are binned by equal-frequency cuts, False when every distinct
+    value is its own bin (text, booleans, categories)."""
+    return _is_numeric(_as_series(values, "values"), "values")
 
 
 def _to_float(s: pd.Series, name: str) -> np.ndarray:

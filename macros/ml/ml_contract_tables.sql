@@ -28,6 +28,9 @@
             ('algorithm', dbt.type_string()),
             ('train_months', dbt.type_string()),
             ('oot_month', 'date'),
+            ('rows_available', dbt.type_bigint()),
+            ('sample_fraction', type_double()),
+            ('data_fingerprint', dbt.type_string()),
             ('rows_train', dbt.type_bigint()),
             ('rows_test', dbt.type_bigint()),
             ('rows_oot', dbt.type_bigint()),
@@ -38,7 +41,10 @@
             ('ks_test', type_double()),
             ('auc_oot', type_double()),
             ('ks_oot', type_double()),
+            ('cv_auc', type_double()),
             ('features', dbt.type_string()),
+            ('dropped_features', dbt.type_string()),
+            ('derived_features', dbt.type_string()),
             ('params', dbt.type_string()),
             ('artifact_sha256', dbt.type_string()),
             ('library_versions', dbt.type_string()),
@@ -65,5 +71,9 @@
         {{ name }} {{ type }}{{ "," if not loop.last }}
         {%- endfor %}
     );
+    {#- a warehouse created by an older scorehouse gets the columns added since #}
+    {%- for name, type in columns %}
+    alter table {{ schema }}.{{ table }} add column if not exists {{ name }} {{ type }};
+    {%- endfor %}
     {%- endfor %}
 {%- endmacro %}

@@ -30,7 +30,7 @@ def test_clean_keeps_newest_and_the_version_that_scored(warehouse, capsys):
     assert not (root / "churn_lgbm" / ".tmp-v-crashed").exists()
     assert "churn_lgbm: deleted 3" in capsys.readouterr().out
     # the other models were not touched
-    assert len(artifacts.versions(root, "data_addon_lgbm")) == 1
+    assert len(artifacts.versions(root, "data_addon_scorecard")) == 1
 
     assert warehouse.scorehouse("clean", "--keep", "0") == 2
     assert "--keep must be at least 1" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from python_scoring import artifacts
+from python_scoring.registry import load_registry
 
 pytestmark = pytest.mark.e2e
 
@@ -63,15 +64,15 @@ def test_split_is_stable_by_subscriber(warehouse):
     assert 0.27 < test_share < 0.33
 
 
-MODELS = ("churn_lgbm", "data_addon_lgbm", "package_upsell_lgbm")
+MODELS = ("churn_lgbm", "data_addon_scorecard", "package_upsell_rf")
 
 
 @pytest.mark.parametrize(
     ("model", "floor"),
     [
         ("churn_lgbm", 0.75),
-        ("data_addon_lgbm", 0.75),
-        ("package_upsell_lgbm", 0.68),
+        ("data_addon_scorecard", 0.75),
+        ("package_upsell_rf", 0.68),
     ],
 )
 def test_training_reaches_the_planted_signal(warehouse, model, floor):
@@ -91,7 +92,7 @@ def test_training_reaches_the_planted_signal(warehouse, model, floor):
     )
     assert meta["sha256"] == sha
     # counts summed in SQL stay numbers (DuckDB types sums as HUGEINT/decimal)
-    assert set(meta["categorical_features"]) == {
+    assert set(meta["candidates"]["categorical"]) == {
         "age_band",
         "gender",
         "region",
@@ -99,10 +100,22 @@ def test_training_reaches_the_planted_signal(warehouse, model, floor):
         "contract_type",
         "package_group",
     }
-    assert {"tickets_3m", "network_tickets", "addon_purchases_3m"} <= set(meta["numeric_features"])
+    assert {"tickets_3m", "network_tickets", "addon_purchases_3m"} <= set(
+        meta["candidates"]["numeric"]
+    )
     assert not {"churned", "upsold", "bought_addon", "subscriber_id", "split"} & set(
         meta["features"]
     )
+    # screening: the inputs kept are the candidates whose IV reached the registry's limit
+    spec = load_registry(warehouse.project())[model]
+    candidates = meta["candidates"]["numeric"] + meta["candidates"]["categorical"]
+    assert set(meta["features"]) == {
+        c for c in candidates if meta["feature_iv"][c] >= spec.iv_limit
+    }
+    assert {d["name"] for d in meta["dropped_features"]} == set(candidates) - set(meta["features"])
+    assert meta["dropped_features"], "nothing screened out: the IV screen did not run"
+    for derived in meta["derived_features"]:
+        assert derived["iv"] >= spec.iv_limit and derived["name"] in meta["model_features"]
 
 
 def test_scores_have_one_row_per_model_subscriber_and_month(warehouse):
@@ -126,20 +139,21 @@ def test_scores_have_one_row_per_model_subscriber_and_month(warehouse):
         "where model_name = 'churn_lgbm' and reason_1 is not null",
     )
     assert len(reasons) > 0.9 * population
-    features = set(
-        json.loads(
-            query(
-                warehouse, "select features from ml.training_runs where model_name = 'churn_lgbm'"
-            )[0][0]
-        )
+    ((version,),) = query(
+        warehouse, "select model_version from ml.training_runs where model_name = 'churn_lgbm'"
     )
+    meta = json.loads(
+        (warehouse.root / "artifacts" / "churn_lgbm" / version / "metadata.json").read_text()
+    )
+    # the columns the estimator sees: kept inputs and kept derived features
+    features = set(meta["model_features"])
     for r1, r2, r3 in reasons:
         assert r1 in features and r1 != r2 and (r3 is None or r3 not in (r1, r2))
 
 
 def test_composite_is_the_registry_weighted_mean(warehouse):
     warehouse.dbt("build", "--selector", "monthly_marts", "--quiet")
-    weights = {"churn_lgbm": 0.5, "package_upsell_lgbm": 0.25, "data_addon_lgbm": 0.25}
+    weights = {"churn_lgbm": 0.5, "package_upsell_rf": 0.25, "data_addon_scorecard": 0.25}
     scores = {}
     for model, entity, score in query(
         warehouse, "select model_name, entity_id, score from ml.model_scores"
@@ -182,17 +196,16 @@ def test_composite_renormalises_over_models_that_scored(warehouse):
     with duckdb.connect(path) as con:
         entity, churn, addon = con.execute(
             "select c.entity_id, c.score, a.score from ml.model_scores c join ml.model_scores a "
-            "on c.entity_id = a.entity_id and a.model_name = 'data_addon_lgbm' "
+            "on c.entity_id = a.entity_id and a.model_name = 'data_addon_scorecard' "
             "where c.model_name = 'churn_lgbm' order by c.entity_id limit 1"
         ).fetchone()
         saved = con.execute(
             "select * from ml.model_scores where entity_id = ? and "
-            "model_name = 'package_upsell_lgbm'",
+            "model_name = 'package_upsell_rf'",
             [entity],
         ).fetchall()
         con.execute(
-            "delete from ml.model_scores where entity_id = ? and "
-            "model_name = 'package_upsell_lgbm'",
+            "delete from ml.model_scores where entity_id = ? and model_name = 'package_upsell_rf'",
             [entity],
         )
     try:

@@ -64,6 +64,21 @@ def test_valid_entry_gets_defaults():
         ({"algorithm": "xgboost"}, "key 'algorithm' must be one of lightgbm"),
         ({"n_reasons": 9}, "between 0 and 5"),
         ({"training_set": "other_set"}, "names model 'other_set', which is not in the exposure"),
+        ({"iv_limit": "0.02"}, "key 'iv_limit' must be int or float, got str"),
+        ({"r_limit": 1.5}, "r_limit in (0, 1]"),
+        ({"imbalance": "oversample"}, "key 'imbalance' must be one of class_weight, smote, none"),
+        ({"encoding": "woe"}, "encoding 'woe' is for algorithm logistic_regression"),
+        ({"pairwise": {"top_k": 4, "ops": ["add"]}}, "pairwise: unknown key 'ops'"),
+        ({"pairwise": {"operations": ["pow"]}}, "key 'operations' must be one of add, sub"),
+        ({"pairwise": {"top_k": "5"}}, "pairwise: key 'top_k' must be int, got str"),
+        ({"search": {"n_iter": 5}}, "search needs a non-empty 'space'"),
+        ({"search": {"space": {"num_leaves": 31}}}, "search space 'num_leaves' must be"),
+        ({"oot_month": "2025-13-01"}, "key 'oot_month' must be a date"),
+        ({"oot_month": "2025-06-15"}, "'oot_month' must be the first day of a month"),
+        ({"out_of_time": False}, "needs cv_folds >= 2"),
+        ({"cv_folds": 1}, "cv_folds 0 (off) or >= 2"),
+        ({"memory_budget_gb": 0}, "memory_budget_gb > 0"),
+        ({"sample_over_budget": "yes"}, "key 'sample_over_budget' must be bool"),
     ],
 )
 def test_bad_entries_name_exposure_and_key(overrides, message):
@@ -71,6 +86,30 @@ def test_bad_entries_name_exposure_and_key(overrides, message):
         load_registry(FakeProject([exposure(**overrides)]))
     assert "registry exposure 'churn_lgbm'" in str(exc.value)
     assert message in str(exc.value)
+
+
+def test_model_factory_keys_are_parsed():
+    spec = load_registry(
+        FakeProject(
+            [
+                exposure(
+                    algorithm="logistic_regression",
+                    encoding="woe",
+                    iv_limit=0.02,
+                    r_limit=0.7,
+                    pairwise={"top_k": 4, "operations": ["mul", "div"]},
+                    imbalance="smote",
+                    search={"space": {"C": {"low": 0.01, "high": 10, "log": True}}, "n_iter": 4},
+                    oot_month="2025-06-01",
+                    cv_folds=5,
+                )
+            ]
+        )
+    )["churn_lgbm"]
+    assert spec.pairwise.top_k == 4 and spec.pairwise.operations == ("mul", "div")
+    assert spec.search.n_iter == 4 and spec.search.cv == 3 and spec.search.scoring == "roc_auc"
+    assert spec.oot_month.isoformat() == "2025-06-01" and spec.cv_folds == 5
+    assert (spec.iv_limit, spec.r_limit, spec.imbalance) == (0.02, 0.7, "smote")
 
 
 def test_missing_meta_block():
