@@ -28,18 +28,25 @@ def print_summary(project: Project, wh: Warehouse) -> None:
 
     runs_table = project.source("ml", "training_runs").sql
     runs = wh.query_arrow(
-        f"select model_name, model_version, oot_month, rows_oot, auc_test, auc_oot, ks_oot "
+        f"select model_name, model_version, algorithm, oot_month, rows_oot, auc_test, auc_oot, "
+        f"ks_oot, cv_auc, sample_fraction "
         f"from {runs_table} as runs where finished_at = (select max(finished_at) "
         f"from {runs_table} as later where later.model_name = runs.model_name) "
         f"order by model_name"
     ).to_pylist()
     print("\nLatest training run per model")
     for r in runs:
-        print(
-            f"  {r['model_name']} {r['model_version']}: in-time test AUC {r['auc_test']:.4f};"
-            f" out-of-time {r['oot_month']} ({r['rows_oot']:,} rows) AUC {r['auc_oot']:.4f}"
-            f" KS {r['ks_oot']:.4f}"
-        )
+        parts = [f"in-time test AUC {r['auc_test']:.4f}"]
+        if r["oot_month"] is not None:
+            parts.append(
+                f"out-of-time {r['oot_month']} ({r['rows_oot']:,} rows) AUC {r['auc_oot']:.4f}"
+                f" KS {r['ks_oot']:.4f}"
+            )
+        if r["cv_auc"] is not None:
+            parts.append(f"cross-validated AUC {r['cv_auc']:.4f}")
+        if r["sample_fraction"] is not None and r["sample_fraction"] < 1:
+            parts.append(f"trained on a {100 * r['sample_fraction']:.1f}% sample")
+        print(f"  {r['model_name']} {r['model_version']} ({r['algorithm']}): {'; '.join(parts)}")
 
     top = wh.query_arrow(
         f"select entity, entity_id, score_month, composite_score, score_decile, score_rank "

@@ -4,6 +4,8 @@ Runs on the real IBM Telco Customer Churn file."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -17,13 +19,14 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def trained(warehouse, capsys):
+def trained(warehouse):
     assert TELCO_CSV.is_file(), f"{TELCO_CSV} is missing (CI has ../shared beside the clone)"
     assert warehouse.scorehouse("load", "ibm_telco.customers", str(TELCO_CSV)) == 0
     warehouse.dbt("build", "--selector", "ibm_telco")
-    capsys.readouterr()
-    assert warehouse.scorehouse("train", "--model", "ibm_telco_churn_lr") == 0
-    return capsys.readouterr().out
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert warehouse.scorehouse("train", "--model", "ibm_telco_churn_lr") == 0
+    return printed.getvalue()
 
 
 def query(warehouse, sql):

@@ -30,7 +30,10 @@ final as (
         payment_method,
         cast(monthly_charges as {{ type_double() }}) as monthly_charges,
         coalesce(
-            cast(nullif(trim(cast(total_charges as {{ dbt.type_string() }})), '') as {{ type_double() }}),
+            cast(
+                nullif(trim(cast(total_charges as {{ dbt.type_string() }})), '')
+                as {{ type_double() }}
+            ),
             0
         ) as total_charges,
         case when churn = 'Yes' then 1 else 0 end as churned
