@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--n-reasons", type=int, help="reason columns to fill (default: the registry's n_reasons)"
     )
+    score.add_argument(
+        "--pieces", type=int, help="pieces to score the population in (default: registry pieces)"
+    )
 
     clean = sub.add_parser(
         "clean", help="delete old artifact versions (never the one that scored the latest month)"
@@ -162,7 +165,16 @@ def run(args: argparse.Namespace) -> None:
             from python_scoring.score import score_model
 
             for spec in specs:
-                result = score_model(project, wh, spec, args.month, args.version, args.n_reasons)
+                result = score_model(
+                    project,
+                    wh,
+                    spec,
+                    args.month,
+                    args.version,
+                    args.n_reasons,
+                    args.pieces,
+                    progress=not args.quiet,
+                )
                 print(
                     f"{spec.name} {result.version}: scored {result.rows} rows for "
                     f"{result.month} in {result.seconds:.1f}s"

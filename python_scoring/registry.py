@@ -16,6 +16,7 @@ from python_scoring.project import Project
 ALGORITHMS = ("lightgbm", "random_forest", "logistic_regression")
 ENCODINGS = ("onehot", "woe")
 IMBALANCE = ("class_weight", "smote", "none")
+PIECE_BY = ("last_digit", "hash")
 OPERATIONS = ("add", "sub", "mul", "div")
 
 
@@ -53,6 +54,7 @@ class ModelSpec:
     composite_weight: float = 1.0
     n_reasons: int = 3
     pieces: int = 1
+    piece_by: str = "last_digit"
     enabled: bool = True
     seed: int = 42
     threshold: float = 0.5
@@ -89,6 +91,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "composite_weight": (int, float),
     "n_reasons": (int,),
     "pieces": (int,),
+    "piece_by": (str,),
     "enabled": (bool,),
     "seed": (int,),
     "threshold": (int, float),
@@ -192,6 +195,7 @@ def _spec_from_exposure(exposure: dict[str, Any], max_reasons: int) -> ModelSpec
     _one_of(where, "algorithm", spec.algorithm, ALGORITHMS)
     _one_of(where, "encoding", spec.encoding, ENCODINGS)
     _one_of(where, "imbalance", spec.imbalance, IMBALANCE)
+    _one_of(where, "piece_by", spec.piece_by, PIECE_BY)
     if spec.encoding == "woe" and spec.algorithm != "logistic_regression":
         raise ScorehouseError(f"{where}: encoding 'woe' is for algorithm logistic_regression")
     if spec.oot_month is not None and (spec.oot_month.day != 1 or not spec.out_of_time):

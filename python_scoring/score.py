@@ -3,9 +3,14 @@ replace that (model, month) slice of ml.model_scores atomically."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import os
+import signal
+import socket
 import time
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +19,8 @@ import pyarrow as pa
 from python_scoring import artifacts
 from python_scoring.errors import ScorehouseError
 from python_scoring.pipeline import feature_names, model_input
-from python_scoring.project import Project
+from python_scoring.progress import Progress
+from python_scoring.project import Project, Relation
 from python_scoring.reasons import attribution_for, top_reasons
 from python_scoring.registry import ModelSpec
 from python_scoring.warehouse import Warehouse, sql_literal, to_pandas
@@ -36,8 +42,8 @@ class ScoreResult:
 def _check_month(wh: Warehouse, spec: ModelSpec, relation, month: dt.date | None) -> dt.date:
     m = spec.month_column
     present = wh.query_arrow(
-        f"select {m} as month, count(*) as n, count(distinct {spec.entity_id}) as ids "
-        f"from {relation.sql} group by {m}"
+        f"select {m} as month, count(*) as n, count(distinct {spec.entity_id}) as ids, "
+        f"count({spec.entity_id}) as with_id from {relation.sql} group by {m}"
     ).to_pylist()
     if not present:
         raise ScorehouseError(f"{relation} is empty: no population to score")
@@ -54,12 +60,17 @@ def _check_month(wh: Warehouse, spec: ModelSpec, relation, month: dt.date | None
             f"month {month} is not in {relation} (it holds {', '.join(map(str, months))}); "
             f"rebuild it with dbt build --vars '{{score_month: {month}}}'"
         )
+    if row["with_id"] != row["n"]:
+        raise ScorehouseError(
+            f"{relation} has {row['n'] - row['with_id']} row(s) with a null {spec.entity_id} "
+            f"in month {month}: refusing to score"
+        )
     if row["ids"] != row["n"]:
         raise ScorehouseError(
             f"{relation} has {row['n'] - row['ids']} duplicate {spec.entity_id} value(s) in "
             f"month {month}: refusing to score"
         )
-    return month
+    return month, row["n"]
 
 
 def latest_scoring_versions(project: Project, wh: Warehouse) -> dict[str, set[str]]:
@@ -114,6 +125,39 @@ def _verified_artifact(project: Project, wh: Warehouse, spec: ModelSpec, version
     return artifact, pipeline, last_month
 
 
+def _staging(target: Relation, spec: ModelSpec, month: dt.date) -> Relation:
+    """The slice's staging table, beside ml.model_scores."""
+    return Relation(
+        target.database, target.schema, f"{target.identifier}__{spec.name}__{month:%Y%m}"
+    )
+
+
+def _resume(wh: Warehouse, target: Relation, staging: Relation, version: str, pieces: int):
+    """The pieces already in staging from an interrupted run of the same version and piece
+    count (each piece was committed whole); otherwise a fresh, empty staging table."""
+    if wh.exists(staging):
+        state = wh.query_arrow(
+            f"select piece, pieces, model_version, count(*) as n from {staging.sql} "
+            "group by piece, pieces, model_version"
+        ).to_pylist()
+        if all(r["pieces"] == pieces and r["model_version"] == version for r in state):
+            done = {r["piece"]: r["n"] for r in state}
+            if done:
+                log.info(
+                    "%s: resuming: pieces %s already written by an interrupted run",
+                    staging,
+                    ", ".join(str(p) for p in sorted(done)),
+                )
+            return done
+        log.info("%s: left by a run with another version or piece count: starting over", staging)
+    wh.execute(
+        f"drop table if exists {staging.sql}",
+        f"create table {staging.sql} as select *, cast(0 as integer) as piece, "
+        f"cast(0 as integer) as pieces from {target.sql} where 1 = 0",
+    )
+    return {}
+
+
 def score_model(
     project: Project,
     wh: Warehouse,
@@ -121,17 +165,25 @@ def score_model(
     month: dt.date | None = None,
     version: str | None = None,
     n_reasons: int | None = None,
+    pieces: int | None = None,
+    progress: bool = True,
 ) -> ScoreResult:
+    """Score one month's population piece by piece into a staging table (each piece
+    committed on its own, so a killed run resumes where it stopped), then swap the
+    (model, month) slice of ml.model_scores in one transaction."""
     clock = time.perf_counter()
     k = spec.n_reasons if n_reasons is None else n_reasons
+    n_pieces = spec.pieces if pieces is None else pieces
     max_reasons = int(project.var("max_reasons", 5))
     if not 0 <= k <= max_reasons:
         raise ScorehouseError(f"--n-reasons must be between 0 and {max_reasons}, got {k}")
+    if n_pieces < 1:
+        raise ScorehouseError(f"--pieces must be >= 1, got {n_pieces}")
     artifact, pipeline, oot_month = _verified_artifact(project, wh, spec, version)
     features = artifact.metadata["features"]
     relation = project.model(spec.scoring_input)
     wh.require_columns(relation, [spec.entity_id, spec.month_column, *features])
-    month = _check_month(wh, spec, relation, month)
+    month, population = _check_month(wh, spec, relation, month)
     if month <= oot_month:
         raise ScorehouseError(
             f"version {artifact.version} of '{spec.name}' learned from labels up to "
@@ -146,45 +198,123 @@ def score_model(
     names = feature_names(pipeline)
     scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     columns = ", ".join([spec.entity_id, *features])
-    sql = f"select {columns} from {relation.sql} where {spec.month_column} = {sql_literal(month)}"
-    rows = 0
+    piece_of = wh.piece_expression(spec.entity_id, spec.piece_by)
 
-    def scored_batches():
-        nonlocal rows
+    def scored_batches(piece: int, meter: Progress):
+        sql = (
+            f"select {columns} from {relation.sql} where {spec.month_column} = "
+            f"{sql_literal(month)} and {piece_of} % {n_pieces} = {piece}"
+        )
         for batch in wh.stream(sql, BATCH_ROWS):
             frame = to_pandas(batch)
             transformed = model_input(pipeline, frame[features])
             score = model.predict_proba(transformed)[:, 1]
+            n = len(frame)
             result = {
-                "model_name": pa.array(np.full(len(frame), spec.name)),
-                "model_version": pa.array(np.full(len(frame), artifact.version)),
-                "score_month": pa.array(np.full(len(frame), month), pa.date32()),
+                "model_name": pa.array(np.full(n, spec.name)),
+                "model_version": pa.array(np.full(n, artifact.version)),
+                "score_month": pa.array(np.full(n, month), pa.date32()),
                 "entity_id": pa.array(frame[spec.entity_id].astype(str).to_numpy()),
                 "score": pa.array(score, pa.float64()),
-                "scored_at": pa.array(np.full(len(frame), scored_at), pa.timestamp("us")),
+                "scored_at": pa.array(np.full(n, scored_at), pa.timestamp("us")),
+                "piece": pa.array(np.full(n, piece), pa.int32()),
+                "pieces": pa.array(np.full(n, n_pieces), pa.int32()),
             }
             if attribution is not None:
                 contributions = attribution.contributions(transformed)
                 for i, reason in enumerate(top_reasons(contributions, names, k), start=1):
                     result[f"reason_{i}"] = pa.array(reason, pa.string())
-            table = pa.table(result)
-            rows += len(frame)
-            log.info("%s: scored %d rows", spec.name, rows)
-            yield table
-        if rows == 0:  # raised inside the write: the previous slice is kept
-            raise ScorehouseError(f"no rows to score in {relation} for month {month}")
+            meter.advance(n)
+            yield pa.table(result)
 
-    # batches are written as they are scored, inside one transaction: memory holds one
-    # batch, and a failure part-way leaves the previous slice as it was
-    wh.replace_slice(target, {"model_name": spec.name, "score_month": month}, scored_batches())
+    where = {"model_name": spec.name, "score_month": month}
+    staging = _staging(target, spec, month)
+    with slice_lock(project, wh, spec.name, month):
+        done = _resume(wh, target, staging, artifact.version, n_pieces)
+        meter = Progress(f"{spec.name} {month}", population, n_pieces, enabled=progress)
+        meter.rows = sum(done.values())
+        written = 0
+        try:
+            for piece in range(n_pieces):
+                if piece in done:
+                    meter.step_done("(already written)")
+                    continue
+                rows = wh.write_piece(staging, {"piece": piece}, scored_batches(piece, meter))
+                meter.step_done(f"{rows:,} rows")
+                written += 1
+                _crash_test_hook(written)
+        finally:
+            meter.close()
+        staged = wh.query_arrow(f"select count(*) as n from {staging.sql}").column(0)[0].as_py()
+        if staged != population:
+            raise ScorehouseError(
+                f"{staging} holds {staged} rows but {relation} has {population} for {month}: "
+                "the scoring input changed during the run; rerun `scorehouse score`"
+            )
+        rows = wh.swap_slice(target, where, staging)
     seconds = time.perf_counter() - clock
     log.info(
-        "%s: wrote %d scores for %s (version %s) to %s in %.1fs",
+        "%s: wrote %d scores for %s (version %s, %d pieces) to %s in %.1fs",
         spec.name,
         rows,
         month,
         artifact.version,
+        n_pieces,
         target,
         seconds,
     )
     return ScoreResult(spec, artifact.version, month, rows, seconds)
+
+
+def _crash_test_hook(pieces_written: int) -> None:
+    """Crash tests only: SCOREHOUSE_KILL_AFTER_PIECES=n kills this process (SIGKILL, no
+    cleanup) right after its n-th piece is committed, as an operator's kill -9 would."""
+    limit = os.environ.get("SCOREHOUSE_KILL_AFTER_PIECES")
+    if limit and pieces_written >= int(limit):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def slice_lock(project: Project, wh: Warehouse, model_name: str, month: dt.date):
+    """Hold the (model, month) row of ml.scoring_locks while scoring. A row held by a
+    live process (or by another host) refuses this run; a row left by a process that no
+    longer exists on this host is taken over."""
+    locks = project.source("ml", "scoring_locks")
+    host, pid, run_id = socket.gethostname(), os.getpid(), uuid.uuid4().hex
+    key = f"model_name = {sql_literal(model_name)} and score_month = {sql_literal(month)}"
+    held = wh.query_arrow(f"select run_id, host, pid, started_at from {locks.sql} where {key}")
+    for row in held.to_pylist():
+        if row["host"] == host and not _alive(row["pid"]):
+            log.warning(
+                "%s %s: taking over the lock of run %s (pid %d, no longer running)",
+                model_name,
+                month,
+                row["run_id"],
+                row["pid"],
+            )
+            continue
+        raise ScorehouseError(
+            f"{model_name} {month} is being scored by run {row['run_id']} (pid {row['pid']} "
+            f"on {row['host']}, since {row['started_at']}): wait for it to finish; if that "
+            f"process is gone, delete its row from {locks}"
+        )
+    wh.execute(
+        f"delete from {locks.sql} where {key}",
+        f"insert into {locks.sql} (model_name, score_month, run_id, host, pid, started_at) "
+        f"values ({sql_literal(model_name)}, {sql_literal(month)}, {sql_literal(run_id)}, "
+        f"{sql_literal(host)}, {pid}, {sql_literal(dt.datetime.now(dt.UTC).replace(tzinfo=None))})",
+    )
+    try:
+        yield
+    finally:
+        wh.execute(f"delete from {locks.sql} where run_id = {sql_literal(run_id)}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True

@@ -82,6 +82,31 @@ class Warehouse:
     ) -> int:
         raise NotImplementedError
 
+    def exists(self, relation: Relation) -> bool:
+        raise NotImplementedError
+
+    def execute(self, *statements: str) -> None:
+        """Run statements in one transaction (all or nothing)."""
+        raise NotImplementedError
+
+    def write_piece(
+        self, staging: Relation, where: dict[str, Any], batches: Iterable[pa.Table]
+    ) -> int:
+        """Replace the rows `where` of a staging table with the batches, one transaction."""
+        return self.replace_slice(staging, where, batches)
+
+    def swap_slice(self, target: Relation, where: dict[str, Any], staging: Relation) -> int:
+        """Replace the slice `where` of target with every row of staging (columns by name)
+        and drop staging, in one transaction; returns the rows swapped in."""
+        raise NotImplementedError
+
+    def piece_expression(self, id_sql: str, by: str) -> str:
+        """A non-negative integer from an id; piece k of N holds the ids where it is k mod N.
+        by='last_digit': the id's last character when it is a digit (how operators split
+        their base), else the hash; by='hash': the first 32 bits of md5(id) (the
+        hash_bucket macro's function)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
@@ -214,6 +239,47 @@ class DuckDBWarehouse(Warehouse):
         finally:
             writer.close()
         return rows
+
+    def exists(self, relation: Relation) -> bool:
+        rows = self.con.execute(
+            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+            [relation.schema, relation.identifier],
+        ).fetchall()
+        return bool(rows)
+
+    def execute(self, *statements: str) -> None:
+        writer = self.con.cursor()
+        try:
+            writer.execute("begin transaction")
+            for statement in statements:
+                writer.execute(statement)
+            writer.execute("commit")
+        except BaseException as exc:
+            writer.execute("rollback")
+            raise _as_user_error(exc) from exc
+        finally:
+            writer.close()
+
+    def swap_slice(self, target: Relation, where: dict[str, Any], staging: Relation) -> int:
+        predicate = " and ".join(f"{col} = {sql_literal(val)}" for col, val in where.items())
+        columns = ", ".join(self.columns(target))
+        rows = self.con.execute(f"select count(*) from {staging.sql}").fetchall()[0][0]
+        self.execute(
+            f"delete from {target.sql} where {predicate}",
+            f"insert into {target.sql} ({columns}) select {columns} from {staging.sql}",
+            f"drop table {staging.sql}",
+        )
+        return rows
+
+    def piece_expression(self, id_sql: str, by: str) -> str:
+        text = f"cast({id_sql} as varchar)"
+        hashed = f"cast(('0x' || substr(md5({text}), 1, 8)) as ubigint)"
+        if by == "hash":
+            return hashed
+        last = f"right({text}, 1)"
+        return (
+            f"(case when {last} between '0' and '9' then cast({last} as ubigint) else {hashed} end)"
+        )
 
     def close(self) -> None:
         self.con.close()

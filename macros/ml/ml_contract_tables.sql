@@ -51,6 +51,14 @@
             ('started_at', dbt.type_timestamp()),
             ('finished_at', dbt.type_timestamp()),
         ],
+        'scoring_locks': [
+            ('model_name', dbt.type_string()),
+            ('score_month', 'date'),
+            ('run_id', dbt.type_string()),
+            ('host', dbt.type_string()),
+            ('pid', dbt.type_bigint()),
+            ('started_at', dbt.type_timestamp()),
+        ],
         'model_metrics': [
             ('run_id', dbt.type_string()),
             ('model_name', dbt.type_string()),

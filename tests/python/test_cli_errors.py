@@ -52,6 +52,22 @@ def test_duplicate_ids_in_scoring_input_are_refused(warehouse, capsys):
         warehouse.dbt("build", "--select", "churn_scoring_input", "--quiet")
 
 
+def test_null_ids_in_scoring_input_are_refused(warehouse, capsys):
+    import duckdb
+
+    path = warehouse.env["SCOREHOUSE_DUCKDB_PATH"]
+    with duckdb.connect(path) as con:
+        con.execute(
+            "update ml.churn_scoring_input set subscriber_id = null where subscriber_id in "
+            "(select subscriber_id from ml.churn_scoring_input order by subscriber_id limit 2)"
+        )
+    try:
+        assert warehouse.scorehouse("score", "--model", "churn_lgbm") == 2
+        assert "2 row(s) with a null subscriber_id" in last_error(capsys)
+    finally:
+        warehouse.dbt("build", "--select", "churn_scoring_input", "--quiet")
+
+
 def test_bad_month_argument(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--project-dir", str(REPO), "score", "--month", "2025-13"])

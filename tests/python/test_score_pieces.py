@@ -1,0 +1,147 @@
+"""Piece scoring: pieces partition the population, a killed run leaves the previous slice
+and resumes, and a slice held by a live run is refused."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from python_scoring.warehouse import DuckDBWarehouse
+
+SCOREHOUSE = Path(sys.executable).parent / "scorehouse"
+IDS = ["1000", "1001", "20009", "7", "ab-3", "X", "", "12a", "ä", "  5", "0000", "99 "]
+
+
+@pytest.mark.parametrize("by", ["last_digit", "hash"])
+@pytest.mark.parametrize("pieces", [1, 3, 7, 10])
+def test_pieces_cover_every_id_exactly_once(by, pieces):
+    wh = DuckDBWarehouse({"type": "duckdb", "path": ":memory:"})
+    wh.con.execute("create table ids (id varchar)")
+    wh.con.executemany("insert into ids values (?)", [[i] for i in IDS])
+    expr = wh.piece_expression("id", by)
+    seen = []
+    for piece in range(pieces):
+        seen += [
+            r[0]
+            for r in wh.con.execute(
+                f"select id from ids where {expr} % {pieces} = {piece}"
+            ).fetchall()
+        ]
+    assert sorted(seen) == sorted(IDS)
+    if by == "last_digit" and pieces == 10:
+        pieces_of = dict(wh.con.execute(f"select id, {expr} % 10 from ids").fetchall())
+        assert [pieces_of[i] for i in ("1000", "1001", "20009", "7", "ab-3", "  5")] == [
+            0,
+            1,
+            9,
+            7,
+            3,
+            5,
+        ]
+    # integer ids work too (cast to text first)
+    wh.con.execute("create table int_ids as select range as id from range(1000)")
+    counts = wh.con.execute(
+        f"select {expr} % {pieces} as p, count(*) from int_ids group by p"
+    ).fetchall()
+    assert sum(n for _, n in counts) == 1000 and len(counts) == pieces
+
+
+def query(warehouse, sql):
+    con = duckdb.connect(warehouse.env["SCOREHOUSE_DUCKDB_PATH"], read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def run_cli(warehouse, *args, env_extra=None):
+    return subprocess.run(
+        [str(SCOREHOUSE), *warehouse.cli_args, *args],
+        env={**warehouse.env, **(env_extra or {})},
+        capture_output=True,
+        text=True,
+    )
+
+
+SLICE = "select entity_id, score, reason_1 from ml.model_scores where model_name = 'churn_lgbm'"
+
+
+@pytest.mark.e2e
+def test_killed_run_keeps_previous_slice_and_rerun_completes(warehouse):
+    before = {r[0]: r[1:] for r in query(warehouse, SLICE)}
+    ((month,),) = query(warehouse, "select max(score_month) from ml.model_scores")
+    staging = f"model_scores__churn_lgbm__{month:%Y%m}"
+    killed = run_cli(
+        warehouse,
+        "score",
+        "--model",
+        "churn_lgbm",
+        "--pieces",
+        "4",
+        env_extra={"SCOREHOUSE_KILL_AFTER_PIECES": "2"},
+    )
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert {r[0]: r[1:] for r in query(warehouse, SLICE)} == before  # previous slice intact
+    staged = query(
+        warehouse, "select distinct piece from ml.model_scores__churn_lgbm__202510 order by 1"
+    )
+    assert staged == [(0,), (1,)]
+    assert len(query(warehouse, "select * from ml.scoring_locks")) == 1  # left by the dead run
+
+    rerun = run_cli(warehouse, "score", "--model", "churn_lgbm", "--pieces", "4")
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "taking over the lock" in rerun.stderr and "resuming: pieces 0, 1" in rerun.stderr
+    after = {r[0]: r[1:] for r in query(warehouse, SLICE)}
+    assert after.keys() == before.keys()  # one row per id, nobody lost or doubled
+    assert max(abs(after[e][0] - before[e][0]) for e in before) < 1e-12
+    assert all(after[e][1] == before[e][1] for e in before)
+    ((dupes,),) = query(
+        warehouse,
+        "select count(*) - count(distinct entity_id) from ml.model_scores "
+        "where model_name = 'churn_lgbm'",
+    )
+    assert dupes == 0
+    tables = {r[0] for r in query(warehouse, "select table_name from information_schema.tables")}
+    assert staging not in tables
+    assert query(warehouse, "select * from ml.scoring_locks") == []
+
+
+@pytest.mark.e2e
+def test_slice_held_by_a_live_run_is_refused(warehouse):
+    holder = subprocess.Popen(["sleep", "60"])
+    try:
+        ((month,),) = query(warehouse, "select max(score_month) from ml.model_scores")
+        con = duckdb.connect(warehouse.env["SCOREHOUSE_DUCKDB_PATH"])
+        con.execute(
+            "insert into ml.scoring_locks values ('churn_lgbm', ?, 'other-run', ?, ?, now())",
+            [month, socket.gethostname(), holder.pid],
+        )
+        con.close()
+        before = query(warehouse, "select count(*), sum(score) from ml.model_scores")
+        result = run_cli(warehouse, "-q", "score", "--model", "churn_lgbm")
+        assert result.returncode == 2
+        assert f"is being scored by run other-run (pid {holder.pid}" in result.stderr
+        assert query(warehouse, "select count(*), sum(score) from ml.model_scores") == before
+    finally:
+        holder.kill()
+        con = duckdb.connect(warehouse.env["SCOREHOUSE_DUCKDB_PATH"])
+        con.execute("delete from ml.scoring_locks where run_id = 'other-run'")
+        con.close()
+
+
+@pytest.mark.e2e
+def test_progress_lines_per_piece(warehouse):
+    result = run_cli(warehouse, "score", "--model", "data_addon_scorecard", "--pieces", "3")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if "piece" in line and "rows/s" in line]
+    assert len(lines) == 3 and "piece 3/3" in lines[-1] and "ETA" in lines[0]
+    logs = sorted((warehouse.root / "logs").glob("scorehouse-score-*.jsonl"))
+    assert any(
+        "piece 3/3" in json.loads(line)["message"] for line in logs[-1].read_text().splitlines()
+    )
