@@ -78,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--pieces", type=int, help="pieces to score the population in (default: registry pieces)"
     )
+    score.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="predict with LightGBM itself instead of the lleaves-compiled trees",
+    )
 
     clean = sub.add_parser(
         "clean", help="delete old artifact versions (never the one that scored the latest month)"
@@ -174,6 +179,7 @@ def run(args: argparse.Namespace) -> None:
                     args.n_reasons,
                     args.pieces,
                     progress=not args.quiet,
+                    compile_trees=not args.no_compile,
                 )
                 print(
                     f"{spec.name} {result.version}: scored {result.rows} rows for "

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from python_scoring import artifacts
+from python_scoring.compiled import predictor_for
 from python_scoring.errors import ScorehouseError
 from python_scoring.pipeline import feature_names, model_input
 from python_scoring.progress import Progress
@@ -167,6 +168,7 @@ def score_model(
     n_reasons: int | None = None,
     pieces: int | None = None,
     progress: bool = True,
+    compile_trees: bool = True,
 ) -> ScoreResult:
     """Score one month's population piece by piece into a staging table (each piece
     committed on its own, so a killed run resumes where it stopped), then swap the
@@ -194,6 +196,7 @@ def score_model(
     reason_columns = [f"reason_{i}" for i in range(1, k + 1)]
     wh.require_columns(target, [*SCORE_COLUMNS, *reason_columns])
     model = pipeline.named_steps["model"]
+    predictor = predictor_for(model, artifact, compile_trees)
     attribution = attribution_for(model) if k else None
     names = feature_names(pipeline)
     scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -208,7 +211,7 @@ def score_model(
         for batch in wh.stream(sql, BATCH_ROWS):
             frame = to_pandas(batch)
             transformed = model_input(pipeline, frame[features])
-            score = model.predict_proba(transformed)[:, 1]
+            score = predictor.predict(transformed)
             n = len(frame)
             result = {
                 "model_name": pa.array(np.full(n, spec.name)),
@@ -254,12 +257,13 @@ def score_model(
         rows = wh.swap_slice(target, where, staging)
     seconds = time.perf_counter() - clock
     log.info(
-        "%s: wrote %d scores for %s (version %s, %d pieces) to %s in %.1fs",
+        "%s: wrote %d scores for %s (version %s, %d pieces, predicted by %s) to %s in %.1fs",
         spec.name,
         rows,
         month,
         artifact.version,
         n_pieces,
+        predictor.method,
         target,
         seconds,
     )
