@@ -12,12 +12,13 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from python_scoring import artifacts
-from python_scoring.compiled import predictor_for
+from python_scoring.compiled import Predictor, predictor_for
 from python_scoring.errors import ScorehouseError
 from python_scoring.pipeline import feature_names, model_input
 from python_scoring.progress import Progress
@@ -126,6 +127,46 @@ def _verified_artifact(project: Project, wh: Warehouse, spec: ModelSpec, version
     return artifact, pipeline, last_month
 
 
+@dataclass(frozen=True)
+class ScoringModel:
+    """What scoring a batch needs from a verified artifact."""
+
+    features: list[str]
+    entity_id: str
+    pipeline: Any
+    predictor: Predictor
+    attribution: Any  # None: no reasons
+    names: list[str]  # columns the estimator sees (reason labels)
+    n_reasons: int
+
+
+_ARROW_TYPES = {
+    "score_month": pa.date32(),
+    "scored_at": pa.timestamp("us"),
+    "piece": pa.int32(),
+    "pieces": pa.int32(),
+}
+
+
+def scored_table(frame, model: ScoringModel, constants: dict[str, Any]) -> pa.Table:
+    """One batch of the scoring input -> rows of ml.model_scores (plus `constants`, the
+    columns equal on every row): transform, predict, and the top reasons."""
+    transformed = model_input(model.pipeline, frame[model.features])
+    n = len(frame)
+    result = {
+        name: pa.array(np.full(n, value), _ARROW_TYPES.get(name))
+        for name, value in constants.items()
+    }
+    result["entity_id"] = pa.array(frame[model.entity_id].astype(str).to_numpy())
+    result["score"] = pa.array(model.predictor.predict(transformed), pa.float64())
+    if model.attribution is not None and model.n_reasons:
+        contributions = model.attribution.contributions(transformed)
+        reasons = top_reasons(contributions, model.names, model.n_reasons)
+        for i, reason in enumerate(reasons, start=1):
+            result[f"reason_{i}"] = pa.array(reason, pa.string())
+    return pa.table(result)
+
+
 def _staging(target: Relation, spec: ModelSpec, month: dt.date) -> Relation:
     """The slice's staging table, beside ml.model_scores."""
     return Relation(
@@ -203,32 +244,28 @@ def score_model(
     columns = ", ".join([spec.entity_id, *features])
     piece_of = wh.piece_expression(spec.entity_id, spec.piece_by)
 
+    scoring = ScoringModel(features, spec.entity_id, pipeline, predictor, attribution, names, k)
+
     def scored_batches(piece: int, meter: Progress):
         sql = (
             f"select {columns} from {relation.sql} where {spec.month_column} = "
             f"{sql_literal(month)} and {piece_of} % {n_pieces} = {piece}"
         )
         for batch in wh.stream(sql, BATCH_ROWS):
-            frame = to_pandas(batch)
-            transformed = model_input(pipeline, frame[features])
-            score = predictor.predict(transformed)
-            n = len(frame)
-            result = {
-                "model_name": pa.array(np.full(n, spec.name)),
-                "model_version": pa.array(np.full(n, artifact.version)),
-                "score_month": pa.array(np.full(n, month), pa.date32()),
-                "entity_id": pa.array(frame[spec.entity_id].astype(str).to_numpy()),
-                "score": pa.array(score, pa.float64()),
-                "scored_at": pa.array(np.full(n, scored_at), pa.timestamp("us")),
-                "piece": pa.array(np.full(n, piece), pa.int32()),
-                "pieces": pa.array(np.full(n, n_pieces), pa.int32()),
-            }
-            if attribution is not None:
-                contributions = attribution.contributions(transformed)
-                for i, reason in enumerate(top_reasons(contributions, names, k), start=1):
-                    result[f"reason_{i}"] = pa.array(reason, pa.string())
-            meter.advance(n)
-            yield pa.table(result)
+            table = scored_table(
+                to_pandas(batch),
+                scoring,
+                {
+                    "model_name": spec.name,
+                    "model_version": artifact.version,
+                    "score_month": month,
+                    "scored_at": scored_at,
+                    "piece": piece,
+                    "pieces": n_pieces,
+                },
+            )
+            meter.advance(table.num_rows)
+            yield table
 
     where = {"model_name": spec.name, "score_month": month}
     staging = _staging(target, spec, month)

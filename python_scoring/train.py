@@ -18,7 +18,7 @@ from scipy import stats as scipy_stats
 from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, RandomizedSearchCV, StratifiedGroupKFold
 
-from python_scoring import artifacts, metrics, tracking
+from python_scoring import artifacts, metrics, stats, tracking
 from python_scoring.errors import ScorehouseError
 from python_scoring.pipeline import build_pipeline, pipeline_summary, split_feature_types
 from python_scoring.project import Project
@@ -341,14 +341,11 @@ def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult
         )
 
     eval_clock = time.perf_counter()
-    results = {
-        split: _evaluate(
-            frame.loc[mask, spec.label].astype(int),
-            pipeline.predict_proba(frame.loc[mask, features])[:, 1],
-            spec.threshold,
-        )
-        for split, mask in masks.items()
-    }
+    results, reference_scores = {}, None
+    for split, mask in masks.items():
+        score = pipeline.predict_proba(frame.loc[mask, features])[:, 1]
+        results[split] = _evaluate(frame.loc[mask, spec.label].astype(int), score, spec.threshold)
+        reference_scores = score  # the last split: out-of-time when there is one, else test
     if spec.cv_folds:
         in_time = masks["train"] | masks["test"]
         results["cv"] = _cross_validate(
@@ -388,7 +385,7 @@ def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult
             "stage_seconds": stages,
         },
     )
-    _record_run(project, wh, spec, artifact, results, started)
+    _record_run(project, wh, spec, artifact, results, started, reference_scores)
     tracking.log_training_run(spec, artifact, results)
     log.info(
         "%s: artifact %s (sha256 %s...) in %.1fs",
@@ -407,6 +404,7 @@ def _record_run(
     artifact: artifacts.Artifact,
     results: dict[str, dict[str, float]],
     started: dt.datetime,
+    reference_scores: np.ndarray,
 ) -> None:
     meta = artifact.metadata
     run_id = uuid.uuid4().hex
@@ -457,10 +455,30 @@ def _record_run(
     metrics_relation = project.source("ml", "model_metrics")
     wh.require_columns(metrics_relation, metric_rows[0])
     wh.append(metrics_relation, pa.Table.from_pylist(metric_rows))
+    baselines = project.source("ml", "score_baselines")
+    wh.require_columns(baselines, ["run_id", "bin", "upper_edge", "baseline_share"])
+    wh.append(baselines, _score_baseline(run_id, spec.name, artifact.version, reference_scores))
     # the run row last: scoring only uses versions recorded here, so a run whose metrics
     # failed to write is never scored
     schema = pa.schema([(k, _arrow_type(k, v)) for k, v in row.items()])
     wh.append(relation, pa.Table.from_pylist([row], schema=schema))
+
+
+def _score_baseline(run_id: str, model: str, version: str, scores: np.ndarray) -> pa.Table:
+    """Decile cut points of the reference scores and each bin's share (stats binning:
+    right-closed bins, the last one open), the baseline of score_monitoring's PSI."""
+    cuts = stats.equal_frequency_cuts(scores, 10)
+    shares = np.bincount(stats.assign_bins(scores, cuts), minlength=cuts.size + 1) / scores.size
+    return pa.table(
+        {
+            "run_id": [run_id] * shares.size,
+            "model_name": [model] * shares.size,
+            "model_version": [version] * shares.size,
+            "bin": pa.array(np.arange(shares.size), pa.int32()),
+            "upper_edge": pa.array([*cuts.tolist(), None], pa.float64()),
+            "baseline_share": pa.array(shares, pa.float64()),
+        }
+    )
 
 
 def _arrow_type(name: str, value: Any) -> pa.DataType:

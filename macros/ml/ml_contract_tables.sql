@@ -51,6 +51,14 @@
             ('started_at', dbt.type_timestamp()),
             ('finished_at', dbt.type_timestamp()),
         ],
+        'score_baselines': [
+            ('run_id', dbt.type_string()),
+            ('model_name', dbt.type_string()),
+            ('model_version', dbt.type_string()),
+            ('bin', dbt.type_int()),
+            ('upper_edge', type_double()),
+            ('baseline_share', type_double()),
+        ],
         'scoring_locks': [
             ('model_name', dbt.type_string()),
             ('score_month', 'date'),

@@ -16,6 +16,10 @@
                         'algorithm': spec.get('algorithm', 'lightgbm'),
                         'composite_weight': spec.get('composite_weight', 1.0),
                         'owner': exposure.owner.name,
+                        'training_set': spec.get('training_set'),
+                        'entity_id': spec.get('entity_id'),
+                        'label': spec.get('label'),
+                        'month_column': spec.get('month_column', 'month'),
                     }) -%}
                 {%- endif -%}
             {%- endif -%}

@@ -1,0 +1,255 @@
+"""Scoring speed and memory, one run, figures and ratios printed:
+
+1. prediction on 1,000,000 rows x 60 features already in memory, 300 trees of 31 leaves,
+   2 threads: `lightgbm.Booster.predict` (the reference), lleaves-compiled trees;
+2. reason codes: path attribution (python_scoring.reasons) vs exact TreeSHAP
+   (`pred_contrib`), rows/s, and their top-3 agreement on a sample;
+3. end to end from DuckDB: read in 10 pieces (SQL, last digit of the id), transform,
+   predict (lleaves), reasons off / on, write each piece to a staging table and swap the
+   slice -- the functions `scorehouse score` runs (`scored_table`, `write_piece`,
+   `swap_slice`) -- in a child process whose peak RSS is measured, at 1,000,000 and
+   10,000,000 rows (a narrow synthetic scoring-input table generated in DuckDB).
+
+    .venv/bin/python bench/scoring_throughput.py              # 1M and 10M
+    .venv/bin/python bench/scoring_throughput.py --sizes 1000000
+
+Work files under bench/results/scoring/ (deleted first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+ROOT = REPO / "bench" / "results" / "scoring"
+N_FEATURES = 60
+PIECES = 10
+
+
+def synthetic(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        rng.normal(size=(n, N_FEATURES)), columns=[f"f{i:02d}" for i in range(N_FEATURES)]
+    )
+    logit = X.iloc[:, :8].to_numpy() @ np.linspace(1.0, 0.2, 8) + 0.5 * X["f08"] * X["f09"]
+    y = (logit + rng.logistic(size=n) > 2.5).astype(int)
+    return X, y
+
+
+def rate(rows: int, seconds: float) -> str:
+    return f"{rows / seconds:>12,.0f} rows/s"
+
+
+def train(path: Path):
+    from lightgbm import LGBMClassifier
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    X, y = synthetic(300_000, 1)
+    prep = ColumnTransformer(
+        [("numeric", "passthrough", list(X.columns))], verbose_feature_names_out=False
+    )
+    prep.set_output(transform="pandas")
+    model = LGBMClassifier(
+        n_estimators=300, num_leaves=31, learning_rate=0.05, n_jobs=2, verbose=-1
+    )
+    pipeline = Pipeline([("prep", prep), ("model", model)]).fit(X, y)
+    joblib.dump(pipeline, path)
+    return pipeline
+
+
+def in_memory(pipeline) -> None:
+    from python_scoring.artifacts import Artifact
+    from python_scoring.compiled import predictor_for
+    from python_scoring.reasons import PathAttribution, top_reasons
+
+    model = pipeline.named_steps["model"]
+    X, _ = synthetic(1_000_000, 2)
+    values = X.to_numpy()
+    clock = time.perf_counter()
+    reference = model.booster_.predict(values, num_threads=2)
+    base = time.perf_counter() - clock
+    print(f"  LightGBM Booster.predict       {rate(len(X), base)}   1.00x")
+
+    work = ROOT / "artifact"
+    work.mkdir(exist_ok=True)
+    clock = time.perf_counter()
+    predictor = predictor_for(model, Artifact("bench", "v1", work, {"sha256": "bench" * 8}))
+    compile_seconds = time.perf_counter() - clock
+    predictor.predict(X.head(1000))  # the first-batch check against LightGBM
+    clock = time.perf_counter()
+    fast = predictor.predict(X)
+    seconds = time.perf_counter() - clock
+    print(
+        f"  lleaves compiled ({predictor.method:<8})   {rate(len(X), seconds)}   "
+        f"{base / seconds:.2f}x   (compile once: {compile_seconds:.1f}s; max |diff| "
+        f"{np.max(np.abs(fast - reference)):.1e})"
+    )
+
+    sample = values[:200_000]
+    attribution = PathAttribution(model.booster_)
+    clock = time.perf_counter()
+    contributions = attribution.contributions(sample)
+    top_reasons(contributions, list(X.columns), 3)
+    path_seconds = time.perf_counter() - clock
+    path_rate = len(sample) / path_seconds
+    print(
+        f"  reasons, path attribution      {rate(len(sample), path_seconds)}   "
+        f"{path_rate / (len(X) / base):.2f}x of predict"
+    )
+    shap_rows = values[:5_000]
+    clock = time.perf_counter()
+    shap = model.booster_.predict(shap_rows, pred_contrib=True, num_threads=2)[:, :-1]
+    shap_seconds = time.perf_counter() - clock
+    print(
+        f"  reasons, exact TreeSHAP        {rate(len(shap_rows), shap_seconds)}   "
+        f"({len(shap_rows) / shap_seconds / path_rate:.3f}x of path attribution)"
+    )
+    names = list(X.columns)
+    ours = np.column_stack(top_reasons(contributions[: len(shap_rows)], names, 3))
+    exact = np.column_stack(top_reasons(shap, names, 3))
+    top1 = np.mean(ours[:, 0] == exact[:, 0])
+    same_set = np.mean([set(a) == set(b) for a, b in zip(ours, exact, strict=True)])
+    overlap = np.mean([len(set(a) & set(b)) / 3 for a, b in zip(ours, exact, strict=True)])
+    print(
+        f"  top-3 agreement with TreeSHAP on {len(shap_rows):,} rows: top-1 equal {top1:.1%}, "
+        f"same top-3 set {same_set:.1%}, mean top-3 overlap {overlap:.1%}"
+    )
+
+
+def make_input(db: Path, rows: int) -> None:
+    import duckdb
+
+    columns = ", ".join(f"random() * 2 - 1 as f{i:02d}" for i in range(N_FEATURES))
+    con = duckdb.connect(str(db))
+    con.execute("set threads = 2")
+    con.execute(
+        "create or replace table scoring_input as select cast(range as varchar) as id, "
+        f"{columns} from range({rows})"
+    )
+    con.execute(
+        "create or replace table model_scores (model_name varchar, model_version varchar, "
+        "score_month date, entity_id varchar, score double, reason_1 varchar, reason_2 varchar, "
+        "reason_3 varchar, scored_at timestamp)"
+    )
+    con.close()
+
+
+def child(db: Path, model_path: Path, reasons: int) -> None:
+    """One scoring run, as `scorehouse score` does it (pieces, staging, swap)."""
+    import datetime as dt
+
+    from python_scoring.artifacts import Artifact
+    from python_scoring.compiled import predictor_for
+    from python_scoring.pipeline import feature_names
+    from python_scoring.project import Relation
+    from python_scoring.reasons import attribution_for
+    from python_scoring.score import BATCH_ROWS, ScoringModel, scored_table
+    from python_scoring.warehouse import DuckDBWarehouse, to_pandas
+
+    pipeline = joblib.load(model_path)
+    model = pipeline.named_steps["model"]
+    features = [f"f{i:02d}" for i in range(N_FEATURES)]
+    scoring = ScoringModel(
+        features,
+        "id",
+        pipeline,
+        predictor_for(model, Artifact("bench", "v1", ROOT / "artifact", {"sha256": "bench" * 8})),
+        attribution_for(model) if reasons else None,
+        feature_names(pipeline),
+        reasons,
+    )
+    wh = DuckDBWarehouse(
+        {"type": "duckdb", "path": str(db), "threads": 2, "settings": {"memory_limit": "4GB"}}
+    )
+    target = Relation(None, "main", "model_scores")
+    staging = Relation(None, "main", "model_scores__staging")
+    wh.execute(
+        f"drop table if exists {staging.sql}",
+        f"create table {staging.sql} as select *, cast(0 as integer) as piece, "
+        f"cast(0 as integer) as pieces from {target.sql} where 1 = 0",
+    )
+    piece_of = wh.piece_expression("id", "last_digit")
+    now = dt.datetime.now()
+    for piece in range(PIECES):
+        sql = (
+            f"select id, {', '.join(features)} from scoring_input "
+            f"where {piece_of} % {PIECES} = {piece}"
+        )
+        batches = (
+            scored_table(
+                to_pandas(batch),
+                scoring,
+                {
+                    "model_name": "bench",
+                    "model_version": "v1",
+                    "score_month": dt.date(2025, 1, 1),
+                    "scored_at": now,
+                    "piece": piece,
+                    "pieces": PIECES,
+                },
+            )
+            for batch in wh.stream(sql, BATCH_ROWS)
+        )
+        wh.write_piece(staging, {"piece": piece}, batches)
+    wh.swap_slice(target, {"model_name": "bench"}, staging)
+    wh.close()
+
+
+def end_to_end(model_path: Path, sizes: list[int], booster_rate: float) -> None:
+    for rows in sizes:
+        db = ROOT / f"input_{rows}.duckdb"
+        clock = time.perf_counter()
+        make_input(db, rows)
+        print(f"  {rows:,} rows: synthetic scoring input in {time.perf_counter() - clock:.1f}s")
+        for reasons in [0, 3] if rows <= 1_000_000 else [0]:
+            clock = time.perf_counter()
+            proc = subprocess.Popen(
+                [sys.executable, __file__, "--child", str(db), str(model_path), str(reasons)]
+            )
+            _, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - clock
+            if status != 0:
+                raise SystemExit(f"child run failed with status {status}")
+            print(
+                f"    read -> transform -> predict -> reasons {reasons} -> write, {PIECES} pieces: "
+                f"{seconds:6.1f}s  {rate(rows, seconds)}  ({rows / seconds / booster_rate:.2f}x of "
+                f"Booster.predict in memory)  peak RSS {usage.ru_maxrss / 1048576:.2f} GB"
+            )
+        db.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1000000,10000000")
+    parser.add_argument("--child", nargs=3)
+    args = parser.parse_args()
+    if args.child:
+        child(Path(args.child[0]), Path(args.child[1]), int(args.child[2]))
+        return
+    shutil.rmtree(ROOT, ignore_errors=True)
+    ROOT.mkdir(parents=True)
+    print(f"scoring benchmark: {N_FEATURES} features, 300 trees x 31 leaves, 2 threads")
+    clock = time.perf_counter()
+    pipeline = train(ROOT / "model.joblib")
+    print(f"  (model trained on 300,000 rows in {time.perf_counter() - clock:.0f}s)")
+    in_memory(pipeline)
+    X, _ = synthetic(200_000, 3)
+    clock = time.perf_counter()
+    pipeline.named_steps["model"].booster_.predict(X.to_numpy(), num_threads=2)
+    booster_rate = len(X) / (time.perf_counter() - clock)
+    end_to_end(ROOT / "model.joblib", [int(s) for s in args.sizes.split(",")], booster_rate)
+
+
+if __name__ == "__main__":
+    main()
