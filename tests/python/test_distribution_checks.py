@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from python_scoring import stats
+from python_scoring import metrics, stats
 
 from .conftest import make_warehouse
 from .test_end_to_end import query
@@ -286,3 +286,34 @@ def test_psi_stable_passes_on_default_data(warehouse):
         if "psi_stable" in line and ("PASS" in line or "WARN" in line or "FAIL" in line)
     ]
     assert len(psi_lines) == 4 and all("PASS" in line for line in psi_lines)
+
+
+def test_auc_ks_macro_equals_python_with_ties_and_groups(warehouse):
+    rng = np.random.default_rng(4)
+    n = 3001
+    frame = pd.DataFrame(
+        {
+            "grp": rng.choice(["a", "b", "one_class"], n),
+            "score": np.round(rng.random(n), 2),  # heavy ties
+            "label": pd.array((rng.random(n) < 0.3).astype(int), dtype="Int64"),
+        }
+    )
+    frame.loc[frame["grp"] == "one_class", "label"] = 0
+    frame.loc[frame.index[:50], "label"] = pd.NA  # not matured: left out
+    with duckdb.connect(warehouse.env["SCOREHOUSE_DUCKDB_PATH"]) as con:
+        con.execute("create schema if not exists scratch")
+        con.register("frame", frame)
+        con.execute("create or replace table scratch.auc_cases as select * from frame")
+    result = run_macro(warehouse, "{{ auc_ks_query('scratch.auc_cases', ['grp']) }}").set_index(
+        "grp"
+    )
+    for group in ("a", "b"):
+        part = frame[(frame["grp"] == group) & frame["label"].notna()]
+        assert result.loc[group, "labelled_rows"] == len(part)
+        assert result.loc[group, "auc"] == pytest.approx(
+            metrics.auc(part["label"], part["score"]), abs=TOL
+        )
+        assert result.loc[group, "ks"] == pytest.approx(
+            metrics.ks(part["label"], part["score"]), abs=TOL
+        )
+    assert pd.isna(result.loc["one_class", "auc"]) and pd.isna(result.loc["one_class", "ks"])
