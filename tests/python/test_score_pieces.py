@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from python_scoring.warehouse import DuckDBWarehouse
@@ -145,3 +146,48 @@ def test_progress_lines_per_piece(warehouse):
     assert any(
         "piece 3/3" in json.loads(line)["message"] for line in logs[-1].read_text().splitlines()
     )
+
+
+@pytest.mark.e2e
+def test_top_reason_changes_when_that_feature_is_perturbed(warehouse):
+    """Give each customer the value of its top-reason feature that the lowest-scored
+    customers have: that feature should stop being the top reason."""
+    from python_scoring import artifacts
+    from python_scoring.compiled import Predictor
+    from python_scoring.pipeline import feature_names
+    from python_scoring.reasons import attribution_for
+    from python_scoring.score import ScoringModel, scored_table
+
+    ((version,),) = query(
+        warehouse, "select model_version from ml.training_runs where model_name = 'churn_lgbm'"
+    )
+    artifact, pipeline = artifacts.load(warehouse.root / "artifacts", "churn_lgbm", version)
+    features = artifact.metadata["features"]
+    con = duckdb.connect(warehouse.env["SCOREHOUSE_DUCKDB_PATH"], read_only=True)
+    population = con.execute("select * from ml.churn_scoring_input").df()
+    con.close()
+    model = pipeline.named_steps["model"]
+    scoring = ScoringModel(
+        features,
+        "subscriber_id",
+        pipeline,
+        Predictor(model),
+        attribution_for(model),
+        feature_names(pipeline),
+        3,
+    )
+    constants = {"model_name": "churn_lgbm"}
+    scored = scored_table(population, scoring, constants).to_pandas()
+    assert set(scored["reason_1"].dropna()) <= set(artifact.metadata["model_features"])
+    low = population.loc[scored["score"].nsmallest(500).index]
+    risky = scored[scored["reason_1"].isin(features)].nlargest(300, "score")
+    changed = 0
+    for row, reason in zip(risky.index, risky["reason_1"], strict=True):
+        perturbed = population.loc[[row]].copy()
+        typical = low[reason]
+        numeric = pd.api.types.is_numeric_dtype(typical) and not pd.api.types.is_bool_dtype(typical)
+        perturbed[reason] = typical.median() if numeric else typical.mode().iloc[0]
+        after = scored_table(perturbed, scoring, constants).to_pandas()
+        changed += after["reason_1"].iloc[0] != reason
+    assert len(risky) >= 100
+    assert changed / len(risky) > 0.8, f"top reason unchanged for {len(risky) - changed} rows"

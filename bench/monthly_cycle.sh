@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One monthly cycle at scale, on the warehouse bench/pipeline_scale.sh built:
+#   bash bench/monthly_cycle.sh [SUBSCRIBERS]        (default 1,000,000)
+# Setup (timed apart): train every registry model. The cycle: dbt build of the month's
+# features, targets and sets (incremental), score every model, dbt build of the marts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-1000000}
+root=bench/results/scale_${n}
+[ -f "$root/warehouse.duckdb" ] || { echo "run bash bench/pipeline_scale.sh $n first" >&2; exit 2; }
+export DBT_PROFILES_DIR=$root SCOREHOUSE_DUCKDB_PATH=$root/warehouse.duckdb \
+       SCOREHOUSE_ARTIFACTS=$root/artifacts DBT_TARGET_PATH=$root/target SCOREHOUSE_LOG_DIR=$root/logs
+bin=.venv/bin
+
+step() {  # step NAME COMMAND...
+    local name=$1; shift
+    /usr/bin/time -f "%e %M" -o "$root/time" "$@" > "$root/$name.log" 2>&1
+    read -r seconds kb < "$root/time"
+    total=$(echo "${total:-0} + $seconds" | bc -l)
+    printf "  %-34s %8.1f s   peak RSS %6.2f GB\n" "$name" "$seconds" "$(echo "$kb / 1048576" | bc -l)"
+}
+
+month=$($bin/python -c "import duckdb; print(duckdb.connect('$SCOREHOUSE_DUCKDB_PATH', read_only=True).sql('select max(month) from features.subscriber_month_wide').fetchone()[0])")
+echo "setup on $n subscribers: dbt parse, train every registry model"
+step "dbt parse" $bin/dbt parse --quiet
+step "scorehouse train (all models)" $bin/scorehouse train
+total=0
+echo "monthly cycle for $month"
+step "dbt build monthly_features" $bin/dbt build --selector monthly_features --vars "{score_month: $month}"
+step "scorehouse score (all models)" $bin/scorehouse score
+step "dbt build monthly_marts" $bin/dbt build --selector monthly_marts
+printf "  %-34s %8.1f s\n" "monthly cycle total" "$total"
+grep -h "OOT AUC\|scored" "$root"/scorehouse*.log | sed 's/^/  /'
