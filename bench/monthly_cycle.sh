@@ -20,9 +20,11 @@ step() {  # step NAME COMMAND...
     printf "  %-34s %8.1f s   peak RSS %6.2f GB\n" "$name" "$seconds" "$(echo "$kb / 1048576" | bc -l)"
 }
 
-month=$($bin/python -c "import duckdb; print(duckdb.connect('$SCOREHOUSE_DUCKDB_PATH', read_only=True).sql('select max(month) from features.subscriber_month_wide').fetchone()[0])")
-echo "setup on $n subscribers: dbt parse, train every registry model"
+month=$($bin/python -c "import duckdb; print(duckdb.connect('$SCOREHOUSE_DUCKDB_PATH', read_only=True).sql('select max(month) from features.subscriber_month_wide').fetchall()[0][0])")
+echo "setup on $n subscribers: dbt parse, ml contract tables, train every registry model"
 step "dbt parse" $bin/dbt parse --quiet
+# any dbt run creates (or migrates) the ml contract tables training writes into
+step "dbt run dim_ml_models" $bin/dbt run --select dim_ml_models --quiet
 step "scorehouse train (all models)" $bin/scorehouse train
 total=0
 echo "monthly cycle for $month"

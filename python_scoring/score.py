@@ -287,9 +287,12 @@ def score_model(
             meter.close()
         staged = wh.query_arrow(f"select count(*) as n from {staging.sql}").column(0)[0].as_py()
         if staged != population:
+            # stale pieces (the input was rebuilt since they were written): start over
+            wh.execute(f"drop table {staging.sql}")
             raise ScorehouseError(
-                f"{staging} holds {staged} rows but {relation} has {population} for {month}: "
-                "the scoring input changed during the run; rerun `scorehouse score`"
+                f"{staging} held {staged} rows but {relation} has {population} for {month}: "
+                "the scoring input changed between pieces; the staged pieces were dropped, "
+                "rerun `scorehouse score`"
             )
         rows = wh.swap_slice(target, where, staging)
     seconds = time.perf_counter() - clock
