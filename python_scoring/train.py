@@ -454,14 +454,18 @@ def _record_run(
     ]
     metrics_relation = project.source("ml", "model_metrics")
     wh.require_columns(metrics_relation, metric_rows[0])
-    wh.append(metrics_relation, pa.Table.from_pylist(metric_rows))
     baselines = project.source("ml", "score_baselines")
     wh.require_columns(baselines, ["run_id", "bin", "upper_edge", "baseline_share"])
-    wh.append(baselines, _score_baseline(run_id, spec.name, artifact.version, reference_scores))
-    # the run row last: scoring only uses versions recorded here, so a run whose metrics
-    # failed to write is never scored
     schema = pa.schema([(k, _arrow_type(k, v)) for k, v in row.items()])
-    wh.append(relation, pa.Table.from_pylist([row], schema=schema))
+    # one transaction: a run is recorded with its metrics and baseline or not at all
+    # (scoring only uses versions recorded in training_runs)
+    wh.append_all(
+        [
+            (metrics_relation, pa.Table.from_pylist(metric_rows)),
+            (baselines, _score_baseline(run_id, spec.name, artifact.version, reference_scores)),
+            (relation, pa.Table.from_pylist([row], schema=schema)),
+        ]
+    )
 
 
 def _score_baseline(run_id: str, model: str, version: str, scores: np.ndarray) -> pa.Table:

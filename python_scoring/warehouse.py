@@ -75,6 +75,10 @@ class Warehouse:
         raise NotImplementedError
 
     def append(self, relation: Relation, table: pa.Table) -> None:
+        self.append_all([(relation, table)])
+
+    def append_all(self, tables: Iterable[tuple[Relation, pa.Table]]) -> None:
+        """Insert each table into its relation (columns by name), all in one transaction."""
         raise NotImplementedError
 
     def replace_slice(
@@ -206,14 +210,20 @@ class DuckDBWarehouse(Warehouse):
             raise _as_user_error(exc) from exc
         return rows
 
-    def append(self, relation: Relation, table: pa.Table) -> None:
-        self.con.register("incoming", table)
+    def append_all(self, tables: Iterable[tuple[Relation, pa.Table]]) -> None:
+        writer = self.con.cursor()
         try:
-            self.con.execute(f"insert into {relation.sql} by name select * from incoming")
+            writer.execute("begin transaction")
+            for relation, table in tables:
+                writer.register("incoming", table)
+                writer.execute(f"insert into {relation.sql} by name select * from incoming")
+                writer.unregister("incoming")
+            writer.execute("commit")
         except BaseException as exc:
+            writer.execute("rollback")
             raise _as_user_error(exc) from exc
         finally:
-            self.con.unregister("incoming")
+            writer.close()
 
     def replace_slice(
         self, relation: Relation, where: dict[str, Any], batches: Iterable[pa.Table]

@@ -114,6 +114,50 @@ def test_killed_run_keeps_previous_slice_and_rerun_completes(warehouse):
 
 
 @pytest.mark.e2e
+def test_pieces_staged_before_the_input_changed_are_dropped(warehouse):
+    ((month,),) = query(warehouse, "select max(score_month) from ml.model_scores")
+    killed = run_cli(
+        warehouse,
+        "score",
+        "--model",
+        "data_addon_scorecard",
+        "--pieces",
+        "3",
+        env_extra={"SCOREHOUSE_KILL_AFTER_PIECES": "1"},
+    )
+    assert killed.returncode == -9
+    with duckdb.connect(warehouse.env["SCOREHOUSE_DUCKDB_PATH"]) as con:
+        con.execute(  # rebuilt before the rerun, without 7 ids of the staged piece 0
+            "delete from ml.data_addon_scoring_input where subscriber_id in "
+            "(select subscriber_id from ml.data_addon_scoring_input "
+            "where right(cast(subscriber_id as varchar), 1) = '0' limit 7)"
+        )
+    try:
+        rerun = run_cli(
+            warehouse, "-q", "score", "--model", "data_addon_scorecard", "--pieces", "3"
+        )
+        assert rerun.returncode == 2
+        assert "the scoring input changed between pieces" in rerun.stderr
+        tables = {
+            r[0] for r in query(warehouse, "select table_name from information_schema.tables")
+        }
+        assert f"model_scores__data_addon_scorecard__{month:%Y%m}" not in tables
+        again = run_cli(
+            warehouse, "-q", "score", "--model", "data_addon_scorecard", "--pieces", "3"
+        )
+        assert again.returncode == 0, again.stderr[-2000:]
+        ((scored, inputs),) = query(
+            warehouse,
+            "select (select count(*) from ml.model_scores where model_name = "
+            "'data_addon_scorecard'), (select count(*) from ml.data_addon_scoring_input)",
+        )
+        assert scored == inputs
+    finally:
+        warehouse.dbt("build", "--select", "data_addon_scoring_input", "--quiet")
+        assert run_cli(warehouse, "-q", "score", "--model", "data_addon_scorecard").returncode == 0
+
+
+@pytest.mark.e2e
 def test_slice_held_by_a_live_run_is_refused(warehouse):
     holder = subprocess.Popen(["sleep", "60"])
     try:
@@ -191,3 +235,28 @@ def test_top_reason_changes_when_that_feature_is_perturbed(warehouse):
         changed += after["reason_1"].iloc[0] != reason
     assert len(risky) >= 100
     assert changed / len(risky) > 0.8, f"top reason unchanged for {len(risky) - changed} rows"
+
+
+def test_append_all_is_one_transaction():
+    """Training records its metrics, baseline and run row with append_all: a failure on
+    the last table leaves the first ones unchanged."""
+    import pyarrow as pa
+
+    from python_scoring.errors import ScorehouseError
+    from python_scoring.project import Relation
+
+    wh = DuckDBWarehouse({"type": "duckdb", "path": ":memory:"})
+    wh.con.execute("create table metrics (run_id varchar, value double)")
+    wh.con.execute("create table runs (run_id varchar, finished_at timestamp)")
+    metrics = Relation(None, "main", "metrics")
+    runs = Relation(None, "main", "runs")
+    with pytest.raises(ScorehouseError, match="nothing was written"):
+        wh.append_all(
+            [
+                (metrics, pa.table({"run_id": ["r1"], "value": [0.8]})),
+                (runs, pa.table({"run_id": ["r1"], "finished_at": ["not a time"]})),
+            ]
+        )
+    assert wh.con.execute("select count(*) from metrics").fetchall() == [(0,)]
+    wh.append_all([(metrics, pa.table({"run_id": ["r2"], "value": [0.7]}))])
+    assert wh.con.execute("select run_id from metrics").fetchall() == [("r2",)]
