@@ -285,14 +285,25 @@ def score_model(
                 _crash_test_hook(written)
         finally:
             meter.close()
-        staged = wh.query_arrow(f"select count(*) as n from {staging.sql}").column(0)[0].as_py()
-        if staged != population:
+        staged, strangers = (
+            wh.query_arrow(
+                f"select count(*) as staged, count(*) - count(population.id) as strangers "
+                f"from {staging.sql} as staged left join (select cast({spec.entity_id} as "
+                f"varchar) as id from {relation.sql} where {spec.month_column} = "
+                f"{sql_literal(month)}) as population on staged.entity_id = population.id"
+            )
+            .to_pylist()[0]
+            .values()
+        )
+        # staged ids are unique (pieces partition the ids), so equal counts and no staged id
+        # outside the month's population mean the same set of ids
+        if staged != population or strangers:
             # stale pieces (the input was rebuilt since they were written): start over
             wh.execute(f"drop table {staging.sql}")
             raise ScorehouseError(
-                f"{staging} held {staged} rows but {relation} has {population} for {month}: "
-                "the scoring input changed between pieces; the staged pieces were dropped, "
-                "rerun `scorehouse score`"
+                f"{staging} held {staged} rows ({strangers} of ids no longer in the input) but "
+                f"{relation} has {population} for {month}: the scoring input changed between "
+                "pieces; the staged pieces were dropped, rerun `scorehouse score`"
             )
         rows = wh.swap_slice(target, where, staging)
     seconds = time.perf_counter() - clock

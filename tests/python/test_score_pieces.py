@@ -127,16 +127,19 @@ def test_pieces_staged_before_the_input_changed_are_dropped(warehouse):
     )
     assert killed.returncode == -9
     with duckdb.connect(warehouse.env["SCOREHOUSE_DUCKDB_PATH"]) as con:
-        con.execute(  # rebuilt before the rerun, without 7 ids of the staged piece 0
-            "delete from ml.data_addon_scoring_input where subscriber_id in "
-            "(select subscriber_id from ml.data_addon_scoring_input "
-            "where right(cast(subscriber_id as varchar), 1) = '0' limit 7)"
+        # rebuilt before the rerun: 7 ids of the staged piece 0 replaced by new ones (same
+        # row count, same piece), so only the ids tell the staged piece is stale
+        con.execute(
+            "update ml.data_addon_scoring_input set subscriber_id = subscriber_id + 1000000000 "
+            "where subscriber_id in (select subscriber_id from ml.data_addon_scoring_input "
+            "where subscriber_id % 10 = 0 limit 7)"
         )
     try:
         rerun = run_cli(
             warehouse, "-q", "score", "--model", "data_addon_scorecard", "--pieces", "3"
         )
         assert rerun.returncode == 2
+        assert "(7 of ids no longer in the input)" in rerun.stderr
         assert "the scoring input changed between pieces" in rerun.stderr
         tables = {
             r[0] for r in query(warehouse, "select table_name from information_schema.tables")
