@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR ?= $(CURDIR)
 SUBSCRIBERS ?= 50000
 MONTHS ?= 12
 
-.PHONY: help venv demo test lint pytest docs clean
+.PHONY: help venv demo test lint pytest docs clean pg-start pg-stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -52,6 +52,12 @@ test: lint pytest  ## lint, then the whole test suite
 
 docs: venv profiles.yml  ## dbt docs (lineage from raw tables to composite scores) into target/
 	$(DBT) docs generate
+
+pg-start:  ## start a throwaway local PostgreSQL 15 (prints the SCOREHOUSE_PG_* env to export)
+	@bash scripts/local_postgres.sh start
+
+pg-stop:  ## stop it and delete its data directory
+	@bash scripts/local_postgres.sh stop
 
 clean:  ## remove build outputs, the demo warehouse and artifacts (keeps .venv)
 	rm -rf target logs artifacts scorehouse.duckdb scorehouse.duckdb.wal .pytest_cache
