@@ -288,9 +288,10 @@ def score_model(
         staged, strangers = (
             wh.query_arrow(
                 f"select count(*) as staged, count(*) - count(population.id) as strangers "
-                f"from {staging.sql} as staged left join (select cast({spec.entity_id} as "
-                f"varchar) as id from {relation.sql} where {spec.month_column} = "
-                f"{sql_literal(month)}) as population on staged.entity_id = population.id"
+                f"from {staging.sql} as staged left join (select "
+                f"{wh.as_text(spec.entity_id)} as id from {relation.sql} "
+                f"where {spec.month_column} = {sql_literal(month)}) as population "
+                "on staged.entity_id = population.id"
             )
             .to_pylist()[0]
             .values()

@@ -124,6 +124,7 @@ def _sampling_fraction(spec: ModelSpec, rows: int, n_columns: int) -> float:
 
 
 def _load_sql(
+    wh: Warehouse,
     spec: ModelSpec,
     relation,
     columns: list[str],
@@ -146,9 +147,10 @@ def _load_sql(
     if fraction >= 1:
         return f"select {select} from {relation.sql} where {condition}"
     strata = f"partition by {m}, {split}, {spec.label}"
+    text_id = wh.as_text(spec.entity_id)
     return (
         f"select {select} from (select t.*, row_number() over ({strata} order by "
-        f"md5(cast({spec.entity_id} as varchar))) as sample_rank, count(*) over ({strata}) "
+        f"md5({text_id})) as sample_rank, count(*) over ({strata}) "
         f"as stratum_rows from {relation.sql} as t where {condition}) as strata "
         f"where sample_rank <= ceil(stratum_rows * {fraction!r})"
     )
@@ -282,7 +284,7 @@ def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult
     )
     fraction = _sampling_fraction(spec, available, len(columns))
     frame = to_pandas(
-        wh.query_arrow(_load_sql(spec, relation, columns, train_months, oot_month, fraction))
+        wh.query_arrow(_load_sql(wh, spec, relation, columns, train_months, oot_month, fraction))
     )
     stages["load"] = time.perf_counter() - clock
     log.info(

@@ -7,6 +7,7 @@ the same methods.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator
@@ -104,6 +105,10 @@ class Warehouse:
         and drop staging, in one transaction; returns the rows swapped in."""
         raise NotImplementedError
 
+    def as_text(self, expr: str) -> str:
+        """SQL casting an expression to the engine's text type."""
+        raise NotImplementedError
+
     def piece_expression(self, id_sql: str, by: str) -> str:
         """A non-negative integer from an id; piece k of N holds the ids where it is k mod N.
         by='last_digit': the id's last character when it is a digit (how operators split
@@ -127,6 +132,10 @@ class Warehouse:
         if missing:
             raise ScorehouseError(f"{relation} has no column(s) {', '.join(missing)}")
         return present
+
+
+def _predicate(where: dict[str, Any]) -> str:
+    return " and ".join(f"{col} = {sql_literal(val)}" for col, val in where.items())
 
 
 def _as_user_error(exc: BaseException) -> BaseException:
@@ -210,14 +219,15 @@ class DuckDBWarehouse(Warehouse):
             raise _as_user_error(exc) from exc
         return rows
 
-    def append_all(self, tables: Iterable[tuple[Relation, pa.Table]]) -> None:
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """A writer cursor inside one transaction: committed at the end, rolled back on
+        any failure (raised as one line for the user). A second cursor, so its statements
+        may interleave with a stream still reading from the main connection."""
         writer = self.con.cursor()
         try:
             writer.execute("begin transaction")
-            for relation, table in tables:
-                writer.register("incoming", table)
-                writer.execute(f"insert into {relation.sql} by name select * from incoming")
-                writer.unregister("incoming")
+            yield writer
             writer.execute("commit")
         except BaseException as exc:
             writer.execute("rollback")
@@ -225,29 +235,28 @@ class DuckDBWarehouse(Warehouse):
         finally:
             writer.close()
 
+    @staticmethod
+    def _insert(writer: Any, relation: Relation, table: pa.Table) -> None:
+        writer.register("incoming", table)
+        writer.execute(f"insert into {relation.sql} by name select * from incoming")
+        writer.unregister("incoming")
+
+    def append_all(self, tables: Iterable[tuple[Relation, pa.Table]]) -> None:
+        with self._transaction() as writer:
+            for relation, table in tables:
+                self._insert(writer, relation, table)
+
     def replace_slice(
         self, relation: Relation, where: dict[str, Any], batches: Iterable[pa.Table]
     ) -> int:
-        """Delete the slice `where` and insert the batches, in one transaction on a second
-        connection, so the batches may be produced by a stream still reading from this
-        one. Any failure (including one raised by the batch iterator) rolls back."""
-        predicate = " and ".join(f"{col} = {sql_literal(val)}" for col, val in where.items())
-        writer = self.con.cursor()
+        """Delete the slice `where` and insert the batches in one transaction; any
+        failure (including one raised by the batch iterator) rolls back."""
         rows = 0
-        try:
-            writer.execute("begin transaction")
-            writer.execute(f"delete from {relation.sql} where {predicate}")
+        with self._transaction() as writer:
+            writer.execute(f"delete from {relation.sql} where {_predicate(where)}")
             for batch in batches:
-                writer.register("incoming", batch)
-                writer.execute(f"insert into {relation.sql} by name select * from incoming")
-                writer.unregister("incoming")
+                self._insert(writer, relation, batch)
                 rows += batch.num_rows
-            writer.execute("commit")
-        except BaseException as exc:
-            writer.execute("rollback")
-            raise _as_user_error(exc) from exc
-        finally:
-            writer.close()
         return rows
 
     def exists(self, relation: Relation) -> bool:
@@ -258,31 +267,25 @@ class DuckDBWarehouse(Warehouse):
         return bool(rows)
 
     def execute(self, *statements: str) -> None:
-        writer = self.con.cursor()
-        try:
-            writer.execute("begin transaction")
+        with self._transaction() as writer:
             for statement in statements:
                 writer.execute(statement)
-            writer.execute("commit")
-        except BaseException as exc:
-            writer.execute("rollback")
-            raise _as_user_error(exc) from exc
-        finally:
-            writer.close()
 
     def swap_slice(self, target: Relation, where: dict[str, Any], staging: Relation) -> int:
-        predicate = " and ".join(f"{col} = {sql_literal(val)}" for col, val in where.items())
         columns = ", ".join(self.columns(target))
         rows = self.con.execute(f"select count(*) from {staging.sql}").fetchall()[0][0]
         self.execute(
-            f"delete from {target.sql} where {predicate}",
+            f"delete from {target.sql} where {_predicate(where)}",
             f"insert into {target.sql} ({columns}) select {columns} from {staging.sql}",
             f"drop table {staging.sql}",
         )
         return rows
 
+    def as_text(self, expr: str) -> str:
+        return f"cast({expr} as varchar)"
+
     def piece_expression(self, id_sql: str, by: str) -> str:
-        text = f"cast({id_sql} as varchar)"
+        text = self.as_text(id_sql)
         hashed = f"cast(('0x' || substr(md5({text}), 1, 8)) as ubigint)"
         if by == "hash":
             return hashed

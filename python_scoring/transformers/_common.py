@@ -47,6 +47,15 @@ def stratified_rows(y: np.ndarray, max_rows: int | None, seed: int) -> np.ndarra
     return np.sort(np.concatenate(picked))
 
 
+def fit_sample(X, y, max_rows: int | None, seed: int):
+    """What a supervised transformer fits on: X as a DataFrame, and the label-stratified
+    sample of at most max_rows rows (its rows and its 0/1 labels)."""
+    frame = as_frame(X)
+    label = binary_label(y, len(frame))
+    rows = stratified_rows(label, max_rows, seed)
+    return frame, frame.iloc[rows], label[rows]
+
+
 def check_columns(frame: pd.DataFrame, required: list[str], who: str) -> None:
     missing = [c for c in required if c not in frame.columns]
     if missing:

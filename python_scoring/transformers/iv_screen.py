@@ -10,9 +10,8 @@ from sklearn.utils.validation import check_is_fitted
 from python_scoring import stats
 from python_scoring.transformers._common import (
     as_frame,
-    binary_label,
     check_columns,
-    stratified_rows,
+    fit_sample,
 )
 
 
@@ -35,10 +34,7 @@ class InformationValueScreen(TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y):
-        frame = as_frame(X)
-        label = binary_label(y, len(frame))
-        rows = stratified_rows(label, self.max_rows, self.random_state)
-        sample, sample_label = frame.iloc[rows], label[rows]
+        frame, sample, sample_label = fit_sample(X, y, self.max_rows, self.random_state)
         values = {col: stats.iv(sample[col], sample_label, bins=self.bins) for col in frame}
         self.iv_ = pd.Series(values, dtype="float64").sort_values(ascending=False)
         self.feature_names_in_ = np.asarray(frame.columns, dtype=object)

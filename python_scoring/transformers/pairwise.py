@@ -12,10 +12,9 @@ from sklearn.utils.validation import check_is_fitted
 from python_scoring import stats
 from python_scoring.transformers._common import (
     as_frame,
-    binary_label,
     check_columns,
+    fit_sample,
     is_arithmetic,
-    stratified_rows,
 )
 
 _SYMBOLS = {"add": "plus", "sub": "minus", "mul": "times", "div": "per"}
@@ -103,14 +102,9 @@ class PairwiseFeatures(TransformerMixin, BaseEstimator):
         unknown = set(self.operations) - set(_SYMBOLS)
         if unknown:
             raise ValueError(f"unknown operation(s) {sorted(unknown)}; known: {list(_SYMBOLS)}")
-        frame = as_frame(X)
-        label = binary_label(y, len(frame))
-        rows = stratified_rows(label, self.max_rows, self.random_state)
-        sample_label = label[rows]
+        frame, sample, sample_label = fit_sample(X, y, self.max_rows, self.random_state)
         numeric = [c for c in frame.columns if is_arithmetic(frame[c])]
-        values = {
-            c: frame[c].iloc[rows].to_numpy(dtype="float64", na_value=np.nan) for c in numeric
-        }
+        values = {c: sample[c].to_numpy(dtype="float64", na_value=np.nan) for c in numeric}
         self.base_iv_ = pd.Series(
             {c: stats.iv(values[c], sample_label, bins=self.bins) for c in numeric},
             dtype="float64",

@@ -10,9 +10,8 @@ from sklearn.utils.validation import check_is_fitted
 from python_scoring import stats
 from python_scoring.transformers._common import (
     as_frame,
-    binary_label,
     check_columns,
-    stratified_rows,
+    fit_sample,
 )
 
 
@@ -34,10 +33,7 @@ class WoeEncoder(TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y):
-        frame = as_frame(X)
-        label = binary_label(y, len(frame))
-        rows = stratified_rows(label, self.max_rows, self.random_state)
-        sample, sample_label = frame.iloc[rows], label[rows]
+        frame, sample, sample_label = fit_sample(X, y, self.max_rows, self.random_state)
         self.cuts_, self.woe_ = {}, {}
         for col in frame.columns:
             values = sample[col]

@@ -65,6 +65,28 @@ class Built:
             os.environ.update(old)
 
 
+def query(built: Built, sql: str) -> list[tuple]:
+    """Rows of a query on a built warehouse (read-only connection)."""
+    import duckdb
+
+    con = duckdb.connect(built.env["SCOREHOUSE_DUCKDB_PATH"], read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def query_frame(built: Built, sql: str):
+    """The same as a pandas DataFrame."""
+    import duckdb
+
+    con = duckdb.connect(built.env["SCOREHOUSE_DUCKDB_PATH"], read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
 def make_warehouse(root: Path) -> Built:
     root.mkdir(parents=True, exist_ok=True)
     (root / "profiles.yml").write_text((REPO / "profiles_example.yml").read_text())

@@ -13,8 +13,7 @@ import pytest
 
 from python_scoring import metrics, stats
 
-from .conftest import make_warehouse
-from .test_end_to_end import query
+from .conftest import make_warehouse, query
 
 pytestmark = pytest.mark.e2e
 TOL = 1e-9

@@ -11,15 +11,9 @@ import pytest
 from python_scoring import artifacts
 from python_scoring.registry import load_registry
 
+from .conftest import query
+
 pytestmark = pytest.mark.e2e
-
-
-def query(built, sql: str) -> list[tuple]:
-    con = duckdb.connect(built.env["SCOREHOUSE_DUCKDB_PATH"], read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_dbt_build_runs_every_model_test_and_unit_test(warehouse):
@@ -190,7 +184,6 @@ def test_composite_is_the_registry_weighted_mean(warehouse):
 
 def test_composite_renormalises_over_models_that_scored(warehouse):
     """An entity a model did not score keeps the weighted mean of the others."""
-    import duckdb
 
     path = warehouse.env["SCOREHOUSE_DUCKDB_PATH"]
     with duckdb.connect(path) as con:

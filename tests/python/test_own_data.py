@@ -7,12 +7,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from pathlib import Path
 
-import duckdb
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from .conftest import REPO, query
+
 TELCO_CSV = REPO.parent / "shared" / "data" / "telco" / "Telco-Customer-Churn.csv"
 
 pytestmark = pytest.mark.e2e
@@ -27,14 +26,6 @@ def trained(warehouse):
     with contextlib.redirect_stdout(printed):
         assert warehouse.scorehouse("train", "--model", "ibm_telco_churn_lr") == 0
     return printed.getvalue()
-
-
-def query(warehouse, sql):
-    con = duckdb.connect(warehouse.env["SCOREHOUSE_DUCKDB_PATH"], read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_loaded_with_snake_case_columns_and_every_row(warehouse, trained):

@@ -14,20 +14,12 @@ import pytest
 from python_scoring import artifacts, metrics, stats
 from python_scoring.registry import load_registry
 
-from .conftest import make_warehouse
+from .conftest import make_warehouse, query_frame
 
 pytestmark = pytest.mark.e2e
 TOL = 1e-9
 MONTHS = [dt.date(2025, 6, 1), dt.date(2025, 7, 1), dt.date(2025, 8, 1)]
 MODEL = "churn_lgbm"
-
-
-def frame(built, sql: str) -> pd.DataFrame:
-    con = duckdb.connect(built.env["SCOREHOUSE_DUCKDB_PATH"], read_only=True)
-    try:
-        return con.execute(sql).df()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +40,7 @@ def monitored(tmp_path_factory):
 
 
 def scores_of(built, month) -> np.ndarray:
-    return frame(
+    return query_frame(
         built,
         f"select score from ml.model_scores where model_name = '{MODEL}' "
         f"and score_month = date '{month}'",
@@ -56,9 +48,9 @@ def scores_of(built, month) -> np.ndarray:
 
 
 def test_auc_and_ks_once_labels_mature(monitored):
-    mart = frame(monitored, "select * from marts.score_monitoring order by score_month")
+    mart = query_frame(monitored, "select * from marts.score_monitoring order by score_month")
     assert list(mart["score_month"].dt.date) == MONTHS
-    joined = frame(
+    joined = query_frame(
         monitored,
         "select s.score_month, s.score, t.churned from ml.model_scores s join "
         "ml.churn_training_set t on s.entity_id = cast(t.subscriber_id as varchar) "
@@ -76,17 +68,21 @@ def test_auc_and_ks_once_labels_mature(monitored):
 
 
 def test_psi_against_previous_month_and_training_baseline(monitored):
-    mart = frame(monitored, "select * from marts.score_monitoring order by score_month")
+    mart = query_frame(monitored, "select * from marts.score_monitoring order by score_month")
     assert pd.isna(mart["psi_vs_previous"].iloc[0])
     for i in (1, 2):
         expected = stats.psi(scores_of(monitored, MONTHS[i - 1]), scores_of(monitored, MONTHS[i]))
         assert mart["psi_vs_previous"].iloc[i] == pytest.approx(expected, abs=TOL)
     # the baseline: the version's scores on its out-of-time month (May), recomputed
     project = monitored.project()
-    ((version,),) = frame(monitored, "select distinct model_version from ml.model_scores").values
+    ((version,),) = query_frame(
+        monitored, "select distinct model_version from ml.model_scores"
+    ).values
     meta, pipeline = artifacts.load(monitored.root / "artifacts", MODEL, version)
     assert meta.metadata["oot_month"] == "2025-05-01"
-    may = frame(monitored, "select * from ml.churn_training_set where month = date '2025-05-01'")
+    may = query_frame(
+        monitored, "select * from ml.churn_training_set where month = date '2025-05-01'"
+    )
     reference = pipeline.predict_proba(may[meta.metadata["features"]])[:, 1]
     for i, month in enumerate(MONTHS):
         expected = stats.psi(reference, scores_of(monitored, month))
@@ -96,7 +92,9 @@ def test_psi_against_previous_month_and_training_baseline(monitored):
 
 
 def test_deciles(monitored):
-    deciles = frame(monitored, "select * from marts.score_deciles order by score_month, decile")
+    deciles = query_frame(
+        monitored, "select * from marts.score_deciles order by score_month, decile"
+    )
     for month in MONTHS:
         part = deciles[deciles["score_month"].dt.date == month]
         assert list(part["decile"]) == list(range(1, 11))

@@ -15,6 +15,8 @@ import pytest
 
 from python_scoring.warehouse import DuckDBWarehouse
 
+from .conftest import query
+
 SCOREHOUSE = Path(sys.executable).parent / "scorehouse"
 IDS = ["1000", "1001", "20009", "7", "ab-3", "X", "", "12a", "ä", "  5", "0000", "99 "]
 
@@ -51,14 +53,6 @@ def test_pieces_cover_every_id_exactly_once(by, pieces):
         f"select {expr} % {pieces} as p, count(*) from int_ids group by p"
     ).fetchall()
     assert sum(n for _, n in counts) == 1000 and len(counts) == pieces
-
-
-def query(warehouse, sql):
-    con = duckdb.connect(warehouse.env["SCOREHOUSE_DUCKDB_PATH"], read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def run_cli(warehouse, *args, env_extra=None):

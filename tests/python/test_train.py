@@ -10,13 +10,14 @@ import json
 import logging
 import re
 
-import duckdb
 import pytest
 
 from python_scoring import train
 from python_scoring.errors import ScorehouseError
 from python_scoring.registry import Search, load_registry
 from python_scoring.warehouse import Warehouse
+
+from .conftest import query
 
 pytestmark = pytest.mark.e2e
 ENV = ("DBT_PROFILES_DIR", "SCOREHOUSE_DUCKDB_PATH", "SCOREHOUSE_ARTIFACTS", "SCOREHOUSE_TARGET")
@@ -37,14 +38,6 @@ def trainer(warehouse, monkeypatch):
             return train.train_model(project, wh, spec)
 
     return run
-
-
-def query(warehouse, sql):
-    con = duckdb.connect(warehouse.env["SCOREHOUSE_DUCKDB_PATH"], read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def full_counts(warehouse, months):
