@@ -6,7 +6,7 @@
    (`pred_contrib`), rows/s, and their top-3 agreement on a sample;
 3. end to end from DuckDB: read in 10 pieces (SQL, last digit of the id), transform,
    predict (lleaves), reasons off / on, write each piece to a staging table and swap the
-   slice -- the functions `scorehouse score` runs (`scored_table`, `write_piece`,
+   slice -- the functions `scorehouse score` runs (`scored_table`, `score_piece`,
    `swap_slice`) -- in a child process whose peak RSS is measured, at 1,000,000 and
    10,000,000 rows (a narrow synthetic scoring-input table generated in DuckDB).
 
@@ -154,8 +154,8 @@ def child(db: Path, model_path: Path, reasons: int) -> None:
     from python_scoring.pipeline import feature_names
     from python_scoring.project import Relation
     from python_scoring.reasons import attribution_for
-    from python_scoring.score import BATCH_ROWS, ScoringModel, scored_table
-    from python_scoring.warehouse import DuckDBWarehouse, to_pandas
+    from python_scoring.score import ScoringModel, scored_table
+    from python_scoring.warehouse._duckdb import DuckDBWarehouse
 
     pipeline = joblib.load(model_path)
     model = pipeline.named_steps["model"]
@@ -174,11 +174,7 @@ def child(db: Path, model_path: Path, reasons: int) -> None:
     )
     target = Relation(None, "main", "model_scores")
     staging = Relation(None, "main", "model_scores__staging")
-    wh.execute(
-        f"drop table if exists {staging.sql}",
-        f"create table {staging.sql} as select *, cast(0 as integer) as piece, "
-        f"cast(0 as integer) as pieces from {target.sql} where 1 = 0",
-    )
+    wh.create_staging(staging, like=target)
     piece_of = wh.piece_expression("id", "last_digit")
     now = dt.datetime.now()
     clock = time.perf_counter()
@@ -187,22 +183,21 @@ def child(db: Path, model_path: Path, reasons: int) -> None:
             f"select id, {', '.join(features)} from scoring_input "
             f"where {piece_of} % {PIECES} = {piece}"
         )
-        batches = (
-            scored_table(
-                to_pandas(batch),
-                scoring,
-                {
-                    "model_name": "bench",
-                    "model_version": "v1",
-                    "score_month": dt.date(2025, 1, 1),
-                    "scored_at": now,
-                    "piece": piece,
-                    "pieces": PIECES,
-                },
-            )
-            for batch in wh.stream(sql, BATCH_ROWS)
+        constants = {
+            "model_name": "bench",
+            "model_version": "v1",
+            "score_month": dt.date(2025, 1, 1),
+            "scored_at": now,
+            "piece": piece,
+            "pieces": PIECES,
+        }
+        wh.score_piece(
+            staging,
+            piece,
+            sql,
+            lambda frame, constants=constants: scored_table(frame, scoring, constants),
+            lambda rows: None,
         )
-        wh.write_piece(staging, {"piece": piece}, batches)
     wh.swap_slice(target, {"model_name": "bench"}, staging)
     print(f"loop_seconds {time.perf_counter() - clock:.3f}")  # after imports, model load
     wh.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +19,14 @@ import jinja2
 import yaml
 
 from python_scoring.errors import ScorehouseError
+
+
+def _quoted(name: str) -> str:
+    """Plain lower-case names bare, which every engine reads the same (Spark takes double
+    quotes for a string); any other name double-quoted, as DuckDB and PostgreSQL need."""
+    if re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -33,7 +42,11 @@ class Relation:
         # Schema-qualified only: a connection reaches one database (one DuckDB file, one
         # PostgreSQL database), and the manifest's database name depends on the file or
         # database it was parsed against, not on where we connect now.
-        return f'"{self.schema}"."{self.identifier}"'
+        return f"{self.schema_sql}.{_quoted(self.identifier)}"
+
+    @property
+    def schema_sql(self) -> str:
+        return _quoted(self.schema)
 
     def __str__(self) -> str:
         return f"{self.schema}.{self.identifier}"
@@ -47,6 +60,22 @@ def _env_var(name: str, default: str | None = None) -> str:
     raise ScorehouseError(f"profiles.yml needs environment variable {name}, which is not set")
 
 
+_JINJA = jinja2.Environment()
+# dbt's filters for typed profile values (`port: "{{ env_var('PORT') | as_number }}"`):
+# the text is typed after rendering, only where a template asks for it, as dbt does.
+_JINJA.filters.update(as_number=str, as_bool=str, as_text=str, as_native=str)
+
+
+def _typed(template: str, text: str) -> Any:
+    if "as_number" in template:
+        return float(text) if "." in text else int(text)
+    if "as_bool" in template:
+        return text.strip().lower() == "true"
+    if "as_native" in template:
+        return yaml.safe_load(text)
+    return text
+
+
 def _render(value: Any) -> Any:
     """Render the `{{ env_var(...) }}` templating dbt allows in profiles.yml."""
     if isinstance(value, dict):
@@ -54,7 +83,7 @@ def _render(value: Any) -> Any:
     if isinstance(value, list):
         return [_render(v) for v in value]
     if isinstance(value, str) and "{{" in value:
-        return jinja2.Template(value).render(env_var=_env_var)
+        return _typed(value, _JINJA.from_string(value).render(env_var=_env_var))
     return value
 
 

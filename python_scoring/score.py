@@ -12,6 +12,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,11 +26,10 @@ from python_scoring.progress import Progress
 from python_scoring.project import Project, Relation
 from python_scoring.reasons import attribution_for, top_reasons
 from python_scoring.registry import ModelSpec
-from python_scoring.warehouse import Warehouse, sql_literal, to_pandas
+from python_scoring.warehouse import Warehouse, predicate, sql_literal
 
 log = logging.getLogger(__name__)
 SCORE_COLUMNS = ("model_name", "model_version", "score_month", "entity_id", "score", "scored_at")
-BATCH_ROWS = 200_000  # rows held in memory at once while scoring (read, score, write)
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,62 @@ def scored_table(frame, model: ScoringModel, constants: dict[str, Any]) -> pa.Ta
     return pa.table(result)
 
 
+# Scoring models loaded in this process, by artifact (dir, model, version, sha256): a Spark
+# executor's Python worker loads and verifies an artifact once, not once per batch.
+_LOADED: dict[tuple[str, str, str], ScoringModel] = {}
+
+
+@dataclass(frozen=True)
+class ScoringTask:
+    """Scoring of one piece, as a picklable callable (Spark ships it to its executors):
+    the artifact is named by version and recorded sha256, loaded and verified in the
+    process that runs it, once."""
+
+    artifacts_dir: str
+    model_name: str
+    version: str
+    sha256: str
+    entity_id: str
+    n_reasons: int
+    compile_trees: bool
+    constants: dict[str, Any]
+
+    def model(self) -> ScoringModel:
+        key = (self.artifacts_dir, self.model_name, self.version, self.sha256)
+        if key not in _LOADED:
+            artifact, pipeline = artifacts.load(
+                Path(self.artifacts_dir), self.model_name, self.version
+            )
+            if artifact.sha256 != self.sha256:
+                raise ScorehouseError(
+                    f"artifact {artifact.path} changed since scoring started (sha256 "
+                    f"{artifact.sha256[:12]}... is not {self.sha256[:12]}...)"
+                )
+            self.keep(artifact, pipeline)
+        return _LOADED[key]
+
+    def keep(self, artifact: artifacts.Artifact, pipeline: Any) -> None:
+        """Hold an artifact verified here as this process's scoring model."""
+        estimator = pipeline.named_steps["model"]
+        _LOADED[(self.artifacts_dir, self.model_name, self.version, self.sha256)] = ScoringModel(
+            artifact.metadata["features"],
+            self.entity_id,
+            pipeline,
+            predictor_for(estimator, artifact, self.compile_trees),
+            attribution_for(estimator) if self.n_reasons else None,
+            feature_names(pipeline),
+            self.n_reasons,
+        )
+
+    def __call__(self, frame) -> pa.Table:
+        return scored_table(frame, self.model(), self.constants)
+
+    def map_frames(self, frames):
+        """mapInPandas's form: pandas batches in, pandas batches of scores out."""
+        for frame in frames:
+            yield self(frame).to_pandas()
+
+
 def _staging(target: Relation, spec: ModelSpec, month: dt.date) -> Relation:
     """The slice's staging table, beside ml.model_scores."""
     return Relation(
@@ -192,11 +248,7 @@ def _resume(wh: Warehouse, target: Relation, staging: Relation, version: str, pi
                 )
             return done
         log.info("%s: left by a run with another version or piece count: starting over", staging)
-    wh.execute(
-        f"drop table if exists {staging.sql}",
-        f"create table {staging.sql} as select *, cast(0 as integer) as piece, "
-        f"cast(0 as integer) as pieces from {target.sql} where 1 = 0",
-    )
+    wh.create_staging(staging, like=target)
     return {}
 
 
@@ -236,36 +288,37 @@ def score_model(
     target = project.source("ml", "model_scores")
     reason_columns = [f"reason_{i}" for i in range(1, k + 1)]
     wh.require_columns(target, [*SCORE_COLUMNS, *reason_columns])
-    model = pipeline.named_steps["model"]
-    predictor = predictor_for(model, artifact, compile_trees)
-    attribution = attribution_for(model) if k else None
-    names = feature_names(pipeline)
     scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     columns = ", ".join([spec.entity_id, *features])
     piece_of = wh.piece_expression(spec.entity_id, spec.piece_by)
 
-    scoring = ScoringModel(features, spec.entity_id, pipeline, predictor, attribution, names, k)
+    def task(piece: int) -> ScoringTask:
+        return ScoringTask(
+            str(project.artifacts_dir),
+            spec.name,
+            artifact.version,
+            artifact.sha256,
+            spec.entity_id,
+            k,
+            compile_trees,
+            {
+                "model_name": spec.name,
+                "model_version": artifact.version,
+                "score_month": month,
+                "scored_at": scored_at,
+                "piece": piece,
+                "pieces": n_pieces,
+            },
+        )
 
-    def scored_batches(piece: int, meter: Progress):
-        sql = (
+    task(0).keep(artifact, pipeline)  # compiled and checked here first: errors surface now
+    scoring = task(0).model()
+
+    def piece_sql(piece: int) -> str:
+        return (
             f"select {columns} from {relation.sql} where {spec.month_column} = "
             f"{sql_literal(month)} and {piece_of} % {n_pieces} = {piece}"
         )
-        for batch in wh.stream(sql, BATCH_ROWS):
-            table = scored_table(
-                to_pandas(batch),
-                scoring,
-                {
-                    "model_name": spec.name,
-                    "model_version": artifact.version,
-                    "score_month": month,
-                    "scored_at": scored_at,
-                    "piece": piece,
-                    "pieces": n_pieces,
-                },
-            )
-            meter.advance(table.num_rows)
-            yield table
 
     where = {"model_name": spec.name, "score_month": month}
     staging = _staging(target, spec, month)
@@ -279,7 +332,7 @@ def score_model(
                 if piece in done:
                     meter.step_done("(already written)")
                     continue
-                rows = wh.write_piece(staging, {"piece": piece}, scored_batches(piece, meter))
+                rows = wh.score_piece(staging, piece, piece_sql(piece), task(piece), meter.advance)
                 meter.step_done(f"{rows:,} rows")
                 written += 1
                 _crash_test_hook(written)
@@ -300,7 +353,7 @@ def score_model(
         # outside the month's population mean the same set of ids
         if staged != population or strangers:
             # stale pieces (the input was rebuilt since they were written): start over
-            wh.execute(f"drop table {staging.sql}")
+            wh.drop(staging)
             raise ScorehouseError(
                 f"{staging} held {staged} rows ({strangers} of ids no longer in the input) but "
                 f"{relation} has {population} for {month}: the scoring input changed between "
@@ -315,7 +368,7 @@ def score_model(
         month,
         artifact.version,
         n_pieces,
-        predictor.method,
+        scoring.predictor.method,
         target,
         seconds,
     )
@@ -337,8 +390,10 @@ def slice_lock(project: Project, wh: Warehouse, model_name: str, month: dt.date)
     longer exists on this host is taken over."""
     locks = project.source("ml", "scoring_locks")
     host, pid, run_id = socket.gethostname(), os.getpid(), uuid.uuid4().hex
-    key = f"model_name = {sql_literal(model_name)} and score_month = {sql_literal(month)}"
-    held = wh.query_arrow(f"select run_id, host, pid, started_at from {locks.sql} where {key}")
+    where = {"model_name": model_name, "score_month": month}
+    held = wh.query_arrow(
+        f"select run_id, host, pid, started_at from {locks.sql} where {predicate(where)}"
+    )
     for row in held.to_pylist():
         if row["host"] == host and not _alive(row["pid"]):
             log.warning(
@@ -354,16 +409,26 @@ def slice_lock(project: Project, wh: Warehouse, model_name: str, month: dt.date)
             f"on {row['host']}, since {row['started_at']}): wait for it to finish; if that "
             f"process is gone, delete its row from {locks}"
         )
-    wh.execute(
-        f"delete from {locks.sql} where {key}",
-        f"insert into {locks.sql} (model_name, score_month, run_id, host, pid, started_at) "
-        f"values ({sql_literal(model_name)}, {sql_literal(month)}, {sql_literal(run_id)}, "
-        f"{sql_literal(host)}, {pid}, {sql_literal(dt.datetime.now(dt.UTC).replace(tzinfo=None))})",
-    )
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    row = {"run_id": run_id, "host": host, "pid": pid, "started_at": now}
+    wh.replace_rows(locks, where, _lock_row({**where, **row}))
     try:
         yield
     finally:
-        wh.execute(f"delete from {locks.sql} where run_id = {sql_literal(run_id)}")
+        wh.replace_rows(locks, {"run_id": run_id}, _lock_row({}))
+
+
+def _lock_row(values: dict[str, Any]) -> pa.Table:
+    """A row of ml.scoring_locks (no row for empty values)."""
+    types = {
+        "model_name": pa.string(),
+        "score_month": pa.date32(),
+        "run_id": pa.string(),
+        "host": pa.string(),
+        "pid": pa.int64(),
+        "started_at": pa.timestamp("us"),
+    }
+    return pa.table({c: pa.array([values[c]] if values else [], t) for c, t in types.items()})
 
 
 def _alive(pid: int) -> bool:

@@ -259,7 +259,6 @@ def test_artifact_changed_with_its_metadata_is_refused(warehouse, capsys):
 
 
 def test_failure_mid_write_keeps_the_previous_slice(warehouse, monkeypatch):
-    import pyarrow as pa
 
     from python_scoring.errors import ScorehouseError
     from python_scoring.warehouse import Warehouse
@@ -271,24 +270,13 @@ def test_failure_mid_write_keeps_the_previous_slice(warehouse, monkeypatch):
     project = warehouse.project()
     ((month,),) = query(warehouse, "select max(score_month) from ml.model_scores")
 
-    def batches():
-        yield pa.table(
-            {
-                "model_name": ["churn_lgbm"],
-                "model_version": ["x"],
-                "score_month": pa.array([month], pa.date32()),
-                "entity_id": ["1"],
-                "score": [0.5],
-            }
-        )
-        raise ScorehouseError("scoring crashed after the first batch")
-
     monkeypatch.setattr(os, "environ", {**os.environ, **warehouse.env})
-    with Warehouse.connect(project) as wh, pytest.raises(ScorehouseError, match="crashed"):
-        wh.replace_slice(
-            project.source("ml", "model_scores"),
-            {"model_name": "churn_lgbm", "score_month": month},
-            batches(),
+    with Warehouse.connect(project) as wh, pytest.raises(ScorehouseError, match="nothing was"):
+        wh.execute(  # the statements of a slice swap, the insert failing part-way
+            f"delete from ml.model_scores where model_name = 'churn_lgbm' "
+            f"and score_month = date '{month}'",
+            "insert into ml.model_scores (model_name, score) "
+            "select 'churn_lgbm', cast('not a number' as double)",
         )
     after = query(
         warehouse,
@@ -298,7 +286,7 @@ def test_failure_mid_write_keeps_the_previous_slice(warehouse, monkeypatch):
 
 
 def test_scoring_in_small_batches_gives_the_same_scores(warehouse, monkeypatch):
-    from python_scoring import score
+    from python_scoring import warehouse as warehouse_module
 
     before = dict(
         query(
@@ -306,7 +294,7 @@ def test_scoring_in_small_batches_gives_the_same_scores(warehouse, monkeypatch):
             "select entity_id, score from ml.model_scores where model_name = 'churn_lgbm'",
         )
     )
-    monkeypatch.setattr(score, "BATCH_ROWS", 1_000)
+    monkeypatch.setattr(warehouse_module, "BATCH_ROWS", 1_000)
     assert warehouse.scorehouse("score", "--model", "churn_lgbm") == 0
     after = dict(
         query(

@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from python_scoring.warehouse import DuckDBWarehouse
+from python_scoring.warehouse._duckdb import DuckDBWarehouse
 
 from .conftest import query
 

@@ -1,0 +1,222 @@
+"""The one place that knows how to talk to each engine.
+
+Everything else in python_scoring speaks Arrow tables, `Relation`s and portable SQL;
+engine-specific SQL and client calls live in this package only: `_duckdb` (embedded,
+default), `_postgres` (PostgreSQL / Greenplum: COPY in and out, transactions) and
+`_spark` (a SparkSession: distributed scoring with mapInPandas, partition overwrite).
+`Warehouse.connect` picks the implementation from the dbt profile's target type.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from python_scoring.errors import ScorehouseError
+from python_scoring.project import Project, Relation
+
+BATCH_ROWS = 200_000  # rows held in memory at once while streaming (read, score, write)
+
+
+def sql_literal(value: Any) -> str:
+    """A Python value as an ANSI SQL literal (every supported engine reads these)."""
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, dt.datetime):
+        return f"timestamp '{value.isoformat(sep=' ')}'"
+    if isinstance(value, dt.date):
+        return f"date '{value.isoformat()}'"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    raise TypeError(f"cannot render {value!r} as SQL")
+
+
+def predicate(where: dict[str, Any]) -> str:
+    return " and ".join(f"{col} = {sql_literal(val)}" for col, val in where.items())
+
+
+def to_pandas(table: pa.Table | pa.RecordBatch):
+    """Arrow to pandas with decimals as float64: engines type sums and counts as DECIMAL
+    or HUGEINT (decimal128 in Arrow), which pandas would hold as Python objects."""
+    fields = [
+        pa.field(f.name, pa.float64()) if pa.types.is_decimal(f.type) else f for f in table.schema
+    ]
+    if any(pa.types.is_decimal(f.type) for f in table.schema):
+        table = table.cast(pa.schema(fields))
+    # release Arrow buffers column by column as they are converted (no second full copy)
+    return table.to_pandas(split_blocks=True, self_destruct=True)
+
+
+# A scoring function: one pandas batch of the scoring input -> an Arrow table of scores.
+# Picklable (python_scoring.score.ScoringTask), so Spark can ship it to its executors.
+ScoreBatch = Callable[[Any], pa.Table]
+
+
+class Warehouse:
+    """Engine-neutral interface; `connect` returns the implementation for the profile.
+
+    Implementations with transactions (DuckDB, PostgreSQL) provide `_transaction` and
+    `_insert`; the writes below are then all-or-nothing. Spark overrides the writes with
+    partition overwrites (see `_spark`)."""
+
+    name = "warehouse"
+
+    @staticmethod
+    def connect(project: Project) -> Warehouse:
+        output = project.profile_output
+        kind = output.get("type")
+        if kind == "duckdb":
+            from python_scoring.warehouse._duckdb import DuckDBWarehouse
+
+            return DuckDBWarehouse(output)
+        if kind == "postgres":
+            from python_scoring.warehouse._postgres import PostgresWarehouse
+
+            return PostgresWarehouse(output)
+        if kind == "spark":
+            from python_scoring.warehouse._spark import SparkWarehouse
+
+            return SparkWarehouse(output)
+        raise ScorehouseError(
+            f"target '{output['target_name']}' has type '{kind}', which python_scoring does not "
+            "support (supported: duckdb, postgres, spark)"
+        )
+
+    # ---- reads ---------------------------------------------------------------------
+    def query_arrow(self, sql: str) -> pa.Table:
+        raise NotImplementedError
+
+    def stream(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        raise NotImplementedError
+
+    def columns(self, relation: Relation) -> list[str]:
+        raise NotImplementedError
+
+    def exists(self, relation: Relation) -> bool:
+        raise NotImplementedError
+
+    def count(self, relation: Relation, where_sql: str = "1 = 1") -> int:
+        sql = f"select count(*) as n from {relation.sql} where {where_sql}"
+        return int(self.query_arrow(sql).column(0)[0].as_py())
+
+    def require_columns(self, relation: Relation, needed: Iterable[str]) -> list[str]:
+        """The relation's columns; a clear error naming the table and any missing column."""
+        present = self.columns(relation)
+        missing = [c for c in needed if c not in present]
+        if missing:
+            raise ScorehouseError(f"{relation} has no column(s) {', '.join(missing)}")
+        return present
+
+    # ---- SQL the engines spell differently -------------------------------------------
+    def as_text(self, expr: str) -> str:
+        """SQL casting an expression to the engine's text type."""
+        raise NotImplementedError
+
+    def piece_expression(self, id_sql: str, by: str) -> str:
+        """A non-negative integer from an id; piece k of N holds the ids where it is k mod N.
+        by='last_digit': the id's last character when it is a digit (how operators split
+        their base), else the hash; by='hash': the first 32 bits of md5(id) (the
+        hash_bucket macro's function)."""
+        raise NotImplementedError
+
+    # ---- transactional writes ---------------------------------------------------------
+    def _transaction(self) -> contextlib.AbstractContextManager[Any]:
+        """A writer inside one transaction: committed at the end, rolled back (and raised
+        as one line for the user) on any failure."""
+        raise NotImplementedError
+
+    def _insert(self, writer: Any, relation: Relation, table: pa.Table) -> None:
+        """Bulk-insert an Arrow table (columns by name) through a transaction's writer."""
+        raise NotImplementedError
+
+    def replace_tables(self, chunks: Iterable[tuple[Relation, pa.Table]]) -> dict[str, int]:
+        """Replace each named table with the concatenation of its chunks (created with the
+        chunks' types), all in one transaction (a failure part-way leaves every table as
+        it was)."""
+        raise NotImplementedError
+
+    def append(self, relation: Relation, table: pa.Table) -> None:
+        self.append_all([(relation, table)])
+
+    def append_all(self, tables: Iterable[tuple[Relation, pa.Table]]) -> None:
+        """Insert each table into its relation (columns by name), all in one transaction."""
+        with self._transaction() as writer:
+            for relation, table in tables:
+                self._insert(writer, relation, table)
+
+    def execute(self, *statements: str) -> None:
+        """Run statements in one transaction (all or nothing)."""
+        with self._transaction() as writer:
+            for statement in statements:
+                writer.execute(statement)
+
+    def replace_rows(self, relation: Relation, where: dict[str, Any], table: pa.Table) -> None:
+        """Delete the rows `where` and insert `table`, in one transaction."""
+        with self._transaction() as writer:
+            writer.execute(f"delete from {relation.sql} where {predicate(where)}")
+            if table.num_rows:
+                self._insert(writer, relation, table)
+
+    def create_staging(self, staging: Relation, like: Relation) -> None:
+        """A fresh, empty scoring staging table: the columns of `like` plus the integer
+        columns piece and pieces."""
+        self.execute(
+            f"drop table if exists {staging.sql}",
+            f"create table {staging.sql} as select *, cast(0 as integer) as piece, "
+            f"cast(0 as integer) as pieces from {like.sql} where 1 = 0",
+        )
+
+    def drop(self, relation: Relation) -> None:
+        self.execute(f"drop table if exists {relation.sql}")
+
+    def score_piece(
+        self,
+        staging: Relation,
+        piece: int,
+        sql: str,
+        score: ScoreBatch,
+        advance: Callable[[int], None],
+    ) -> int:
+        """Score the rows of `sql` batch by batch in this process and replace the rows of
+        `piece` in staging with them, in one transaction; returns the rows written."""
+
+        def batches():
+            for batch in self.stream(sql, BATCH_ROWS):
+                table = score(to_pandas(batch))
+                advance(table.num_rows)
+                yield table
+
+        rows = 0
+        with self._transaction() as writer:
+            writer.execute(f"delete from {staging.sql} where piece = {int(piece)}")
+            for table in batches():
+                self._insert(writer, staging, table)
+                rows += table.num_rows
+        return rows
+
+    def swap_slice(self, target: Relation, where: dict[str, Any], staging: Relation) -> int:
+        """Replace the slice `where` of target with every row of staging (columns by name)
+        and drop staging, in one transaction; returns the rows swapped in."""
+        columns = ", ".join(self.columns(target))
+        rows = self.count(staging)
+        self.execute(
+            f"delete from {target.sql} where {predicate(where)}",
+            f"insert into {target.sql} ({columns}) select {columns} from {staging.sql}",
+            f"drop table {staging.sql}",
+        )
+        return rows
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

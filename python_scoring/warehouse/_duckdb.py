@@ -1,0 +1,132 @@
+"""DuckDB, the embedded default: Arrow in and out without copies, one writer process."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from python_scoring.errors import ScorehouseError
+from python_scoring.project import Relation
+from python_scoring.warehouse import Warehouse, sql_literal
+
+
+def _as_user_error(exc: BaseException) -> BaseException:
+    """A database error as one line for the user; anything else (a bug, Ctrl-C) as is."""
+    import duckdb
+
+    if isinstance(exc, duckdb.Error):
+        return ScorehouseError(f"DuckDB: {str(exc).splitlines()[0]} (nothing was written)")
+    return exc
+
+
+class DuckDBWarehouse(Warehouse):
+    name = "duckdb"
+
+    def __init__(self, output: dict[str, Any]) -> None:
+        import duckdb
+
+        path = output.get("path", ":memory:")
+        if path != ":memory:" and not Path(path).parent.exists():
+            raise ScorehouseError(f"DuckDB file directory {Path(path).parent} does not exist")
+        try:
+            self.con = duckdb.connect(path)
+        except duckdb.IOException as exc:
+            raise ScorehouseError(
+                f"cannot open DuckDB file {path} (one writer at a time: is dbt or another "
+                f"scorehouse command using it?): {str(exc).splitlines()[0]}"
+            ) from exc
+        if output.get("threads"):
+            self.con.execute(f"set threads = {int(output['threads'])}")
+        for name, value in (output.get("settings") or {}).items():  # as dbt-duckdb applies them
+            self.con.execute(f"set {name} = {sql_literal(str(value))}")
+
+    def _relation(self, sql: str):
+        import duckdb
+
+        try:
+            return self.con.sql(sql)
+        except duckdb.Error as exc:
+            raise ScorehouseError(f"DuckDB: {str(exc).splitlines()[0]}") from exc
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        import duckdb
+
+        try:
+            return self._relation(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise ScorehouseError(f"DuckDB: {str(exc).splitlines()[0]}") from exc
+
+    def stream(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        yield from self._relation(sql).to_arrow_reader(batch_rows)
+
+    def columns(self, relation: Relation) -> list[str]:
+        rows = self.con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [relation.schema, relation.identifier],
+        ).fetchall()
+        if not rows:
+            raise ScorehouseError(f"table {relation} does not exist: run `dbt build` first")
+        return [r[0] for r in rows]
+
+    def exists(self, relation: Relation) -> bool:
+        rows = self.con.execute(
+            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+            [relation.schema, relation.identifier],
+        ).fetchall()
+        return bool(rows)
+
+    def as_text(self, expr: str) -> str:
+        return f"cast({expr} as varchar)"
+
+    def piece_expression(self, id_sql: str, by: str) -> str:
+        text = self.as_text(id_sql)
+        hashed = f"cast(('0x' || substr(md5({text}), 1, 8)) as ubigint)"
+        if by == "hash":
+            return hashed
+        last = f"right({text}, 1)"
+        return (
+            f"(case when {last} between '0' and '9' then cast({last} as ubigint) else {hashed} end)"
+        )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        # a second cursor, so its statements may interleave with a stream still reading
+        # from the main connection
+        writer = self.con.cursor()
+        try:
+            writer.execute("begin transaction")
+            yield writer
+            writer.execute("commit")
+        except BaseException as exc:
+            writer.execute("rollback")
+            raise _as_user_error(exc) from exc
+        finally:
+            writer.close()
+
+    def _insert(self, writer: Any, relation: Relation, table: pa.Table) -> None:
+        writer.register("incoming", table)
+        writer.execute(f"insert into {relation.sql} by name select * from incoming")
+        writer.unregister("incoming")
+
+    def replace_tables(self, chunks: Iterable[tuple[Relation, pa.Table]]) -> dict[str, int]:
+        rows: dict[str, int] = {}
+        with self._transaction() as writer:
+            for relation, chunk in chunks:
+                writer.register("incoming", chunk)
+                if str(relation) not in rows:
+                    writer.execute(f"create schema if not exists {relation.schema_sql}")
+                    writer.execute(f"create or replace table {relation.sql} as from incoming")
+                    rows[str(relation)] = 0
+                else:
+                    writer.execute(f"insert into {relation.sql} from incoming")
+                writer.unregister("incoming")
+                rows[str(relation)] += chunk.num_rows
+        return rows
+
+    def close(self) -> None:
+        self.con.close()
