@@ -217,6 +217,11 @@ class ScoringTask:
     def __call__(self, frame) -> pa.Table:
         return scored_table(frame, self.model(), self.constants)
 
+    def columns(self) -> list[str]:
+        """The columns `__call__` returns (scored_table's)."""
+        reasons = [f"reason_{i}" for i in range(1, self.n_reasons + 1)]
+        return [*self.constants, "entity_id", "score", *reasons]
+
     def map_frames(self, frames):
         """mapInPandas's form: pandas batches in, pandas batches of scores out."""
         for frame in frames:

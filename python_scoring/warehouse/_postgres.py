@@ -130,6 +130,8 @@ class PostgresWarehouse(Warehouse):
                 column_types=schema,
                 strings_can_be_null=True,  # unquoted empty = null, "" = empty string
                 quoted_strings_can_be_null=False,
+                true_values=["t"],  # how COPY writes booleans
+                false_values=["f"],
             ),
         )
 

@@ -55,7 +55,12 @@ class Built:
         return result
 
     def scorehouse(self, *args: str) -> int:
-        """Run the CLI in-process with this warehouse's environment."""
+        """Run the CLI in-process with this warehouse's environment (Spark: in a child
+        process, so that no JVM stays in the test process to hold the Derby metastore)."""
+        if self.env.get("SCOREHOUSE_TARGET") == "spark_local":
+            cli = Path(sys.executable).parent / "scorehouse"
+            done = subprocess.run([str(cli), *self.cli_args, *args], env=self.env, cwd=REPO)
+            return done.returncode
         old = os.environ.copy()
         os.environ.update(self.env)
         try:
@@ -65,11 +70,77 @@ class Built:
             os.environ.update(old)
 
 
-def query(built: Built, sql: str) -> list[tuple]:
-    """Rows of a query on a built warehouse (read-only connection)."""
+def _reader(built: Built):
+    """A read-only DuckDB connection onto the built warehouse, whatever its engine:
+    the DuckDB file itself; PostgreSQL through psycopg2 (wrapped below); Spark's parquet
+    tables as views (no JVM in the test process: Derby admits one at a time)."""
     import duckdb
 
-    con = duckdb.connect(built.env["SCOREHOUSE_DUCKDB_PATH"], read_only=True)
+    target = built.env.get("SCOREHOUSE_TARGET", "duckdb")
+    if target == "duckdb":
+        return duckdb.connect(built.env["SCOREHOUSE_DUCKDB_PATH"], read_only=True)
+    if target == "spark_local":
+        con = duckdb.connect()
+        warehouse_dir = Path(built.env["SCOREHOUSE_SPARK_DIR"]) / "warehouse"
+        for schema_dir in sorted(warehouse_dir.glob("*.db")):
+            schema = schema_dir.name.removesuffix(".db")
+            con.execute(f"create schema if not exists {schema}")
+            for table_dir in sorted(p for p in schema_dir.iterdir() if p.is_dir()):
+                files = f"{table_dir}/**/*.parquet"
+                if next(table_dir.rglob("*.parquet"), None) is None:
+                    continue
+                con.execute(
+                    f"create view {schema}.{table_dir.name} as select * from "
+                    f"read_parquet('{files}', hive_partitioning = true)"
+                )
+        return con
+    raise ValueError(f"no test reader for target {target}")
+
+
+class _PostgresReader:
+    def __init__(self, env: dict[str, str]) -> None:
+        import psycopg2
+
+        self.con = psycopg2.connect(**pg_params(env))
+
+    def execute(self, sql: str):
+        self.cursor = self.con.cursor()
+        self.cursor.execute(sql)
+        return self
+
+    def fetchall(self):
+        return self.cursor.fetchall()
+
+    def df(self):
+        import pandas as pd
+
+        names = [d.name for d in self.cursor.description]
+        return pd.DataFrame(self.cursor.fetchall(), columns=names)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def pg_params(env: dict[str, str], user: str | None = None) -> dict[str, str]:
+    user = user or env["SCOREHOUSE_PG_USER"]
+    return {
+        "host": env["SCOREHOUSE_PG_HOST"],
+        "port": env["SCOREHOUSE_PG_PORT"],
+        "dbname": env["SCOREHOUSE_PG_DATABASE"],
+        "user": user,
+        "password": env["SCOREHOUSE_PG_PASSWORD"] if user == env["SCOREHOUSE_PG_USER"] else user,
+    }
+
+
+def _connect(built: Built):
+    if built.env.get("SCOREHOUSE_TARGET") == "postgres":
+        return _PostgresReader(built.env)
+    return _reader(built)
+
+
+def query(built: Built, sql: str) -> list[tuple]:
+    """Rows of a query on a built warehouse (read-only)."""
+    con = _connect(built)
     try:
         return con.execute(sql).fetchall()
     finally:
@@ -78,25 +149,27 @@ def query(built: Built, sql: str) -> list[tuple]:
 
 def query_frame(built: Built, sql: str):
     """The same as a pandas DataFrame."""
-    import duckdb
-
-    con = duckdb.connect(built.env["SCOREHOUSE_DUCKDB_PATH"], read_only=True)
+    con = _connect(built)
     try:
         return con.execute(sql).df()
     finally:
         con.close()
 
 
-def make_warehouse(root: Path) -> Built:
+def make_warehouse(root: Path, target: str = "duckdb", **env: str) -> Built:
+    """A warehouse's directory and environment for a profile target; `env` adds the
+    server's settings (SCOREHOUSE_PG_*)."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "profiles.yml").write_text((REPO / "profiles_example.yml").read_text())
     env = {
         **os.environ,
         "DBT_PROFILES_DIR": str(root),
         "SCOREHOUSE_DUCKDB_PATH": str(root / "warehouse.duckdb"),
+        "SCOREHOUSE_SPARK_DIR": str(root / "spark"),
         "SCOREHOUSE_ARTIFACTS": str(root / "artifacts"),
-        "SCOREHOUSE_TARGET": "duckdb",
+        "SCOREHOUSE_TARGET": target,
         "SCOREHOUSE_LOG_DIR": str(root / "logs"),
+        **env,
     }
     return Built(root, env)
 
@@ -117,3 +190,37 @@ def warehouse(tmp_path_factory) -> Built:
     assert built.scorehouse("score") == 0
     built.marts_log = built.dbt("build", "--selector", "monthly_marts").stdout
     return built
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL 15 started by scripts/local_postgres.sh (the same helper
+    users run), stopped at the end. A server that cannot start fails the tests that need
+    it: they never skip."""
+    import tempfile
+
+    # not under pytest's 0700 temp root: the server runs as the postgres OS user
+    state = tempfile.mkdtemp(prefix="scorehouse-pg-")
+    env = {**os.environ, "SCOREHOUSE_PG_STATE": state}
+    script = str(REPO / "scripts" / "local_postgres.sh")
+    started = subprocess.run(["bash", script, "start"], env=env, capture_output=True, text=True)
+    if started.returncode != 0:
+        raise RuntimeError(
+            f"PostgreSQL did not start (scripts/local_postgres.sh start):\n{started.stderr}"
+        )
+    settings = dict(pair.split("=", 1) for pair in started.stdout.split("export", 1)[1].split())
+    yield settings
+    subprocess.run(["bash", script, "stop"], env=env, check=False)
+
+
+def postgres_database(server: dict[str, str], name: str) -> dict[str, str]:
+    """A fresh database on the test server, owned by the project's role."""
+    import psycopg2
+
+    admin = psycopg2.connect(**{**pg_params(server, "postgres"), "dbname": "postgres"})
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"drop database if exists {name}")
+        cursor.execute(f"create database {name} owner {server['SCOREHOUSE_PG_USER']}")
+    admin.close()
+    return {**server, "SCOREHOUSE_PG_DATABASE": name}

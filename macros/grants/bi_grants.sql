@@ -1,0 +1,32 @@
+{#- Read-only access for BI tools (README, "Grants"): the marts get `select` for the role
+    named by env SCOREHOUSE_BI_ROLE through dbt's `grants` config (dbt_project.yml); this
+    hook adds the usage PostgreSQL requires on the schemas of the models that grant
+    select. Staging, intermediate, features and ml stay closed to that role. -#}
+{% macro grant_bi_schema_usage() -%}
+    {{ return(adapter.dispatch('grant_bi_schema_usage', 'scorehouse')()) }}
+{%- endmacro %}
+
+{% macro default__grant_bi_schema_usage() -%}
+    {%- set role = env_var('SCOREHOUSE_BI_ROLE', '') -%}
+    {%- if not execute or not role -%}{{ return('') }}{%- endif -%}
+    {%- set schemas = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model'
+            and role in (node.config.grants or {}).get('select', []) -%}
+        {%- do schemas.append(node.schema) -%}
+    {%- endfor -%}
+    {%- for schema in schemas | unique | sort %}
+    grant usage on schema {{ adapter.quote(schema) }} to {{ adapter.quote(role) }};
+    {%- endfor -%}
+{%- endmacro %}
+
+{#- DuckDB has no roles (one file, one user); Spark SQL's table ACLs live in the cluster's
+    catalog (Ranger, Unity Catalog), not in plain Spark. -#}
+{% macro duckdb__grant_bi_schema_usage() -%}{%- endmacro %}
+
+{% macro spark__grant_bi_schema_usage() -%}{%- endmacro %}
+
+{% macro spark__apply_grants(relation, grant_config, should_revoke=True) -%}
+    {%- if grant_config -%}
+        {{ adapter.warn_once('Grants are not applied on Spark: grant in the cluster catalog') }}
+    {%- endif -%}
+{%- endmacro %}
