@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR ?= $(CURDIR)
 SUBSCRIBERS ?= 50000
 MONTHS ?= 12
 
-.PHONY: help venv demo test lint pytest docs clean pg-start pg-stop
+.PHONY: help venv demo test lint pytest test-duckdb test-postgres test-spark docs clean pg-start pg-stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -45,10 +45,18 @@ lint: venv profiles.yml  ## ruff and sqlfluff
 	$(VENV)/bin/ruff format --check .
 	SCOREHOUSE_DUCKDB_PATH=$$(mktemp -d)/lint.duckdb $(VENV)/bin/sqlfluff lint models tests/dbt analyses
 
-pytest: venv profiles.yml  ## the test suite only (Python tests and dbt build on a small generated warehouse)
-	$(VENV)/bin/pytest
+pytest: test-duckdb test-postgres test-spark  ## the three engines' test suites, one after the other
 
-test: lint pytest  ## lint, then the whole test suite
+test-duckdb: venv profiles.yml  ## the suite on the embedded DuckDB (Python tests, dbt builds, e2e)
+	$(VENV)/bin/pytest -m "not postgres and not spark"
+
+test-postgres: venv profiles.yml  ## end to end on PostgreSQL 15 (starts its own throwaway server)
+	$(VENV)/bin/pytest -m "postgres and not spark"
+
+test-spark: venv profiles.yml  ## end to end on Spark (dbt-spark session) and parity of all three engines
+	$(VENV)/bin/pytest -m spark
+
+test: lint pytest  ## lint, then every engine's test suite
 
 docs: venv profiles.yml  ## dbt docs (lineage from raw tables to composite scores) into target/
 	$(DBT) docs generate

@@ -135,7 +135,8 @@ def _load_sql(
     """The training rows: in-time rows (split train/test) of the chosen months and every
     row of the out-of-time month, relabelled 'oot'. Below fraction 1, the first
     ceil(n * fraction) rows of every (month, split, label) stratum in a fixed pseudo-random
-    order (md5 of the id), so the same data always gives the same sample."""
+    order (md5 of the id), so the same data always gives the same sample. Rows come
+    ordered by month and id."""
     m = spec.month_column
     in_time = ", ".join(sql_literal(x) for x in train_months)
     condition = f"({m} in ({in_time}) and split <> 'oot')"
@@ -144,15 +145,17 @@ def _load_sql(
         condition += f" or {m} = {sql_literal(oot)}"
         split = f"case when {m} = {sql_literal(oot)} then 'oot' else split end"
     select = ", ".join([*(c for c in columns if c != "split"), f"{split} as split"])
+    # rows in one order on every engine: the same data gives the same model
+    order = f"order by {m}, {spec.entity_id}"
     if fraction >= 1:
-        return f"select {select} from {relation.sql} where {condition}"
+        return f"select {select} from {relation.sql} where {condition} {order}"
     strata = f"partition by {m}, {split}, {spec.label}"
     text_id = wh.as_text(spec.entity_id)
     return (
         f"select {select} from (select t.*, row_number() over ({strata} order by "
         f"md5({text_id})) as sample_rank, count(*) over ({strata}) "
         f"as stratum_rows from {relation.sql} as t where {condition}) as strata "
-        f"where sample_rank <= ceil(stratum_rows * {fraction!r})"
+        f"where sample_rank <= ceil(stratum_rows * {fraction!r}) {order}"
     )
 
 

@@ -30,7 +30,7 @@ alter role scorehouse set jit = off;
 create role scorehouse_bi login password 'scorehouse_bi';
 SQL
     cat >"$state/env" <<ENV
-export SCOREHOUSE_PG_HOST=127.0.0.1 SCOREHOUSE_PG_PORT=$port SCOREHOUSE_PG_USER=scorehouse SCOREHOUSE_PG_PASSWORD=scorehouse SCOREHOUSE_PG_DATABASE=scorehouse SCOREHOUSE_PG_BI_ROLE=scorehouse_bi
+export SCOREHOUSE_PG_HOST=127.0.0.1 SCOREHOUSE_PG_PORT=$port SCOREHOUSE_PG_USER=scorehouse SCOREHOUSE_PG_PASSWORD=scorehouse SCOREHOUSE_PG_DATABASE=scorehouse SCOREHOUSE_BI_ROLE=scorehouse_bi
 ENV
     cat "$state/env"
     ;;

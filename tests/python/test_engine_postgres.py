@@ -27,12 +27,8 @@ SUBSCRIBERS, MONTHS = 6_000, 9
 @pytest.fixture(scope="module")
 def pg(tmp_path_factory, postgres_server):
     env = postgres_database(postgres_server, "e2e")
-    built = make_warehouse(
-        tmp_path_factory.mktemp("pg"),
-        "postgres",
-        **env,
-        SCOREHOUSE_BI_ROLE=env["SCOREHOUSE_PG_BI_ROLE"],
-    )
+    # the server's settings include SCOREHOUSE_BI_ROLE: the marts grant it select
+    built = make_warehouse(tmp_path_factory.mktemp("pg"), "postgres", **env)
     built.dbt("parse", "--quiet")
     assert (
         built.scorehouse("generate", "--subscribers", str(SUBSCRIBERS), "--months", str(MONTHS))
@@ -82,7 +78,7 @@ def test_every_subscriber_of_the_month_is_scored_once_per_model(pg):
 
 
 def test_bi_role_reads_marts_and_is_refused_elsewhere(pg):
-    bi = psycopg2.connect(**pg_params(pg.env, pg.env["SCOREHOUSE_PG_BI_ROLE"]))
+    bi = psycopg2.connect(**pg_params(pg.env, pg.env["SCOREHOUSE_BI_ROLE"]))
     try:
         with bi.cursor() as cursor:
             cursor.execute("select count(*) from marts.composite_scores")
