@@ -26,7 +26,7 @@ from python_scoring.progress import Progress
 from python_scoring.project import Project, Relation
 from python_scoring.reasons import attribution_for, top_reasons
 from python_scoring.registry import ModelSpec
-from python_scoring.warehouse import Warehouse, predicate, sql_literal
+from python_scoring.warehouse import Warehouse, predicate, sql_literal, to_pandas
 
 log = logging.getLogger(__name__)
 SCORE_COLUMNS = ("model_name", "model_version", "score_month", "entity_id", "score", "scored_at")
@@ -222,10 +222,11 @@ class ScoringTask:
         reasons = [f"reason_{i}" for i in range(1, self.n_reasons + 1)]
         return [*self.constants, "entity_id", "score", *reasons]
 
-    def map_frames(self, frames):
-        """mapInPandas's form: pandas batches in, pandas batches of scores out."""
-        for frame in frames:
-            yield self(frame).to_pandas()
+    def map_batches(self, batches):
+        """mapInArrow's form (Spark executors): Arrow batches in, converted to pandas the
+        way every engine's rows are (same types, same scores), Arrow batches out."""
+        for batch in batches:
+            yield from self(to_pandas(batch)).to_batches()
 
 
 def _staging(target: Relation, spec: ModelSpec, month: dt.date) -> Relation:

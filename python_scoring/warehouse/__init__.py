@@ -3,7 +3,7 @@
 Everything else in python_scoring speaks Arrow tables, `Relation`s and portable SQL;
 engine-specific SQL and client calls live in this package only: `_duckdb` (embedded,
 default), `_postgres` (PostgreSQL / Greenplum: COPY in and out, transactions) and
-`_spark` (a SparkSession: distributed scoring with mapInPandas, partition overwrite).
+`_spark` (a SparkSession: distributed scoring with mapInArrow, partition overwrite).
 `Warehouse.connect` picks the implementation from the dbt profile's target type.
 """
 

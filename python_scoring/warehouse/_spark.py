@@ -8,7 +8,7 @@ SCOREHOUSE_SPARK_MASTER as its master.
 
 Spark has no multi-statement transactions; writes are overwrites of whole partitions or
 small tables, each one a single Spark job that replaces its directory on success:
-- scoring runs on the executors (`mapInPandas` with a picklable ScoringTask that loads and
+- scoring runs on the executors (`mapInArrow` with a picklable ScoringTask that loads and
   verifies the artifact once per Python worker); each piece overwrites its partition of the
   staging table, and the slice swap overwrites the (model_name, score_month) partition of
   ml.model_scores;
@@ -18,8 +18,10 @@ small tables, each one a single Spark job that replaces its directory on success
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -52,6 +54,8 @@ class SparkWarehouse(Warehouse):
             raise ScorehouseError("the spark target needs pyspark (pip install pyspark)") from exc
         builder = SparkSession.builder.appName("scorehouse").enableHiveSupport()
         if output.get("method") == "session":
+            # the executors' Python workers: this interpreter, which has python_scoring
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             for key, value in (output.get("server_side_parameters") or {}).items():
                 builder = builder.config(key, str(value))
         elif os.environ.get("SCOREHOUSE_SPARK_MASTER"):
@@ -90,7 +94,7 @@ class SparkWarehouse(Warehouse):
         return [c.lower() for c in self.spark.table(relation.sql).columns]
 
     def exists(self, relation: Relation) -> bool:
-        return self.spark.catalog.tableExists(relation.identifier, relation.schema)
+        return self.spark.catalog.tableExists(f"{relation.schema}.{relation.identifier}")
 
     def _partitions(self, relation: Relation) -> list[str]:
         rows = self._sql(f"describe table {relation.sql}").collect()
@@ -202,23 +206,29 @@ class SparkWarehouse(Warehouse):
         score: ScoreBatch,
         advance: Callable[[int], None],
     ) -> int:
-        """Distributed: the executors score their partitions of the piece (mapInPandas
+        """Distributed: the executors score their partitions of the piece (mapInArrow
         with the picklable ScoringTask) and the piece's staging partition is overwritten
-        with the result."""
+        with the result. Columns equal on every row are added here, in SQL."""
         from pyspark.sql.types import StructType
 
         staged = self.spark.table(staging.sql).schema
-        produced = score.columns()
-        scored = self._sql(sql).mapInPandas(
-            score.map_frames, StructType([f for f in staged if f.name in produced])
+        per_row = dataclasses.replace(score, constants={})
+        produced = per_row.columns()
+        scored = self._sql(sql).mapInArrow(
+            per_row.map_batches, StructType([f for f in staged if f.name in produced])
         )
         view = f"scored_piece_{piece}"
         scored.createOrReplaceTempView(view)
-        columns = ", ".join(
-            f.name if f.name in produced else f"cast(null as {f.dataType.simpleString()})"
-            for f in staged
-            if f.name != "piece"
-        )
+
+        def value(field) -> str:
+            if field.name in score.constants:
+                literal = sql_literal(score.constants[field.name])
+                return f"cast({literal} as {field.dataType.simpleString()})"
+            if field.name in produced:
+                return field.name
+            return f"cast(null as {field.dataType.simpleString()})"
+
+        columns = ", ".join(value(f) for f in staged if f.name != "piece")
         self._sql(
             f"insert overwrite table {staging.sql} partition (piece = {int(piece)}) "
             f"select {columns} from {view}"
