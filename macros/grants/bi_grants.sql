@@ -25,8 +25,15 @@
 
 {% macro spark__grant_bi_schema_usage() -%}{%- endmacro %}
 
+{#- adapter.warn_once exists on dbt-duckdb only; grant_config is {'select': []} when no BI
+    role is set, so warn only when a grantee is named. -#}
 {% macro spark__apply_grants(relation, grant_config, should_revoke=True) -%}
-    {%- if grant_config -%}
-        {{ adapter.warn_once('Grants are not applied on Spark: grant in the cluster catalog') }}
+    {%- set grantees = [] -%}
+    {%- for privilege, roles in (grant_config or {}).items() -%}
+        {%- do grantees.extend(roles) -%}
+    {%- endfor -%}
+    {%- if grantees -%}
+        {%- do exceptions.warn('Grants are not applied on Spark (' ~ relation
+                               ~ '): grant in the cluster catalog') -%}
     {%- endif -%}
 {%- endmacro %}

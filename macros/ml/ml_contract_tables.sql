@@ -93,3 +93,48 @@
     {%- endfor %}
     {%- endfor %}
 {%- endmacro %}
+
+{#- Spark runs one statement per call, so each statement runs here and the hook itself
+    renders nothing. Parquet tables (the format every scorehouse table uses on Spark);
+    model_scores is partitioned by (model_name, score_month), so that python_scoring
+    replaces one (model, month) slice with an `insert overwrite ... partition (...)`. Spark
+    moves partition columns to the end of a table's schema: model_scores reads
+    model_version, entity_id, score, reason_*, scored_at, model_name, score_month there,
+    so write it by column name. Spark has no `add column if not exists`: a table created by
+    an older scorehouse gets its missing columns from one `add columns`. -#}
+{% macro spark__create_ml_contract_tables() -%}
+    {%- if execute -%}
+        {%- set schema = var('ml_schema', 'ml') -%}
+        {%- set partitions = {'model_scores': ['model_name', 'score_month']} -%}
+        {%- do run_query('create schema if not exists ' ~ schema) -%}
+        {%- for table, columns in ml_contract_columns().items() -%}
+            {%- set relation = api.Relation.create(schema=schema, identifier=table, type='table') -%}
+            {%- set existing = adapter.get_columns_in_relation(relation) | map(attribute='name')
+                               | map('lower') | list -%}
+            {%- if not existing -%}
+                {%- set ddl -%}
+                    create table if not exists {{ relation }} (
+                        {%- for name, type in columns %}
+                        {{ name }} {{ type }}{{ "," if not loop.last }}
+                        {%- endfor %}
+                    )
+                    using parquet
+                    {%- if table in partitions %}
+                    partitioned by ({{ partitions[table] | join(', ') }})
+                    {%- endif %}
+                {%- endset -%}
+                {%- do run_query(ddl) -%}
+            {%- else -%}
+                {%- set missing = [] -%}
+                {%- for name, type in columns if name | lower not in existing -%}
+                    {%- do missing.append(name ~ ' ' ~ type) -%}
+                {%- endfor -%}
+                {%- if missing -%}
+                    {%- do run_query('alter table ' ~ relation ~ ' add columns ('
+                                     ~ missing | join(', ') ~ ')') -%}
+                {%- endif -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return('') }}
+{%- endmacro %}

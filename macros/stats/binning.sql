@@ -32,6 +32,14 @@
     -infinity below it (the cut disappears: n(x <= t) = 0) and +infinity above it
     (n(x <= t) = every non-null row).
 
+    Each threshold reads its own column's quantile array, min and max, so the SQL grows
+    linearly with the number of columns. (Unpivoting the arrays to one row per column with
+    a CASE over every column and pivoting back made each threshold hold that CASE:
+    quadratic in the columns: PostgreSQL, which inlines CTEs read once, took 15 s and 4 GB
+    to plan one scenario of feature_iv and was OOM-killed at 19 GB building it.) The
+    thresholds are a max() over the single row per group: an aggregate is never inlined
+    into the counting pass, so no engine re-evaluates these CASEs for every row it counts.
+
     Memory: exact quantiles hold the reference rows' values in memory (DuckDB's
     quantile_cont does not spill), so this pass needs the reference group's (baseline
     month's) numeric columns in memory, not the whole relation; the counting pass
@@ -58,43 +66,22 @@
     {%- endif %}
 ),
 
-{{ column_index_cte(prefix ~ '_aliases', aliases) }},
-
-{{ prefix }}_cut_arrays as (
-    select
-        {{ group_select }}{{ prefix }}_aliases.column_name as alias,
-        {{ pick_by_index(prefix ~ '_aliases.column_index', aliases, '', '_min') }} as min_value,
-        {{ pick_by_index(prefix ~ '_aliases.column_index', aliases, '', '_max') }} as max_value,
-        {{ pick_by_index(prefix ~ '_aliases.column_index', aliases, '', '_q') }} as cuts
-    from {{ prefix }}_quantiles
-    cross join {{ prefix }}_aliases
-),
-
-{{ prefix }}_cut_points as (
-    select
-        {{ group_select }}alias
-        {%- for j in range(1, bins) %}
-        {%- set cut = array_element('cuts', j) %},
-        case
-            when {{ cut }} > min_value and {{ cut }} < max_value then {{ cut }}
-            when {{ cut }} > min_value then {{ float_infinity() }}
-            else -{{ float_infinity() }}
-        end as t{{ j }}
-        {%- endfor %}
-    from {{ prefix }}_cut_arrays
-),
-
 {{ prefix }}_thresholds as (
     select
         {{ group_select }}
         {%- for alias in aliases %}
         {%- set outer = loop %}
         {%- for j in range(1, bins) %}
-        max(case when alias = '{{ alias }}' then t{{ j }} end) as {{ alias }}_t{{ j }}
+        {%- set cut = array_element(alias ~ '_q', j) %}
+        max(case
+            when {{ cut }} > {{ alias }}_min and {{ cut }} < {{ alias }}_max then {{ cut }}
+            when {{ cut }} > {{ alias }}_min then {{ float_infinity() }}
+            else -{{ float_infinity() }}
+        end) as {{ alias }}_t{{ j }}
         {{- "," if not (outer.last and loop.last) }}
         {%- endfor %}
         {%- endfor %}
-    from {{ prefix }}_cut_points
+    from {{ prefix }}_quantiles
     {%- if group_column %}
     group by {{ group_column }}
     {%- endif %}
@@ -148,13 +135,18 @@
 
 {#- A CTE numbering the given column names 1..n (column_index, column_name): crossed with a
     one-row-per-group aggregate, it unpivots that aggregate with `pick_by_index` while
-    reading it once (a CTE referenced once is never recomputed, on any engine). -#}
+    reading it once (a CTE referenced once is never recomputed, on any engine). One VALUES
+    list, not a union of one-row selects: Spark plans a union of 70 selects as 70 plan
+    branches (a VALUES list made one feature_iv scenario ~25 % faster there). -#}
 {% macro column_index_cte(name, columns) -%}
 {{ name }} as (
-    {%- for column in columns %}
-    select {{ loop.index }} as column_index, '{{ column }}' as column_name
-    {{- " union all" if not loop.last }}
-    {%- endfor %}
+    select column_index, column_name
+    from (
+        values
+        {%- for column in columns %}
+        ({{ loop.index }}, '{{ column }}'){{ "," if not loop.last }}
+        {%- endfor %}
+    ) as {{ name }}_values (column_index, column_name)
 )
 {%- endmacro %}
 

@@ -38,7 +38,7 @@ profile_aggregates as (
         count(*) as n_rows
         {%- for alias, column, kind in profiled %},
         count({{ alias }}) as {{ alias }}_n,
-        count(distinct {{ alias }}) as {{ alias }}_d
+        {{ count_distinct(alias) }} as {{ alias }}_d
         {%- if kind == 'numeric' %},
         min(cast({{ alias }} as {{ type_double() }})) as {{ alias }}_min,
         max(cast({{ alias }} as {{ type_double() }})) as {{ alias }}_max,
@@ -93,10 +93,13 @@ profile_top as (
 ),
 
 profile_columns as (
-    {%- for alias, column, kind in profiled %}
-    select {{ loop.index }} as column_index, '{{ column }}' as column_name, '{{ kind }}' as column_kind
-    {{- " union all" if not loop.last }}
-    {%- endfor %}
+    select column_index, column_name, column_kind
+    from (
+        values
+        {%- for alias, column, kind in profiled %}
+        ({{ loop.index }}, '{{ column }}', '{{ kind }}'){{ "," if not loop.last }}
+        {%- endfor %}
+    ) as profile_column_values (column_index, column_name, column_kind)
 ),
 
 {%- set all_aliases = [] %}

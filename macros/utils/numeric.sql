@@ -36,3 +36,17 @@
 {%- endmacro %}
 
 {% macro spark__count_where(condition) -%}coalesce(count_if({{ condition }}), 0){%- endmacro %}
+
+{#- Distinct non-null values of an expression in an aggregate. Spark rewrites every
+    count(distinct) of a query into one Expand: with a column profile's hundred distinct
+    counts each row is copied a hundred times (24 s for 2,000 rows here), while
+    size(collect_set(...)) is one ordinary aggregate (1 s). collect_set holds a group's
+    distinct values in memory, as Spark's exact `percentile` already does for the same
+    numeric columns. -#}
+{% macro count_distinct(expr) -%}
+    {{ return(adapter.dispatch('count_distinct', 'scorehouse')(expr)) }}
+{%- endmacro %}
+
+{% macro default__count_distinct(expr) -%}count(distinct {{ expr }}){%- endmacro %}
+
+{% macro spark__count_distinct(expr) -%}cast(size(collect_set({{ expr }})) as bigint){%- endmacro %}
