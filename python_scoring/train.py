@@ -160,11 +160,20 @@ def _load_sql(
 
 
 def _fingerprint(frame: pd.DataFrame, spec: ModelSpec, columns: list[str]) -> str:
-    """Order-independent fingerprint of the training data: columns, then (id, month,
-    label, split) of every row, hashed and summed (uint64)."""
-    keys = frame[[spec.entity_id, spec.month_column, spec.label, "split"]]
+    """Fingerprint of the training data, independent of row order, column order and the
+    engine's client types: the column names, then (id, month, label, split) of every row
+    (as text, days, integer, text), hashed and summed (uint64)."""
+    keys = pd.DataFrame(
+        {
+            "id": frame[spec.entity_id].astype(str),
+            "month": pd.to_datetime(frame[spec.month_column]).to_numpy().astype("datetime64[D]"),
+            "label": frame[spec.label].astype("int64"),
+            "split": frame["split"].astype(str),
+        }
+    )
+    keys["month"] = keys["month"].astype("int64")
     rows_hash = int(pd.util.hash_pandas_object(keys, index=False).to_numpy().sum(dtype="uint64"))
-    text = json.dumps([columns, len(frame), rows_hash])
+    text = json.dumps([sorted(columns), len(frame), rows_hash])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -304,7 +313,9 @@ def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult
         raise ScorehouseError(f"{relation}.{spec.label} must hold only 0 and 1")
     fingerprint = _fingerprint(frame, spec, columns)
 
-    candidates = [c for c in columns if c not in spec.non_features]
+    # by name: the warehouse's column order differs by engine (Spark puts partition
+    # columns last) and must not change the model
+    candidates = sorted(c for c in columns if c not in spec.non_features)
     numeric, categorical = split_feature_types(frame, candidates)
     features = numeric + categorical
     splits = [s for s in SPLITS if s != "oot" or oot_month is not None]

@@ -24,9 +24,6 @@ start)
     psql -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -q <<SQL
 create role scorehouse login password 'scorehouse';
 create database scorehouse owner scorehouse;
--- PostgreSQL's JIT spends minutes and many GB compiling the monitoring marts' wide
--- aggregates (a backend was OOM-killed at 19 GB on feature_iv); without it they take seconds
-alter role scorehouse set jit = off;
 create role scorehouse_bi login password 'scorehouse_bi';
 SQL
     cat >"$state/env" <<ENV

@@ -10,7 +10,11 @@ distribution marts, scores and composite mart must agree:
 - counts, keys, labels, splits, text and integers: exactly;
 - floats: within 1e-9 relative (FLOAT_RTOL). Engines sum in different orders, so
   averages differ in the last bits; quantile cut points are exact linear interpolation
-  on all three (Spark's `percentile` is exact, not `percentile_approx`).
+  on all three (Spark's `percentile` is exact, not `percentile_approx`);
+- PSI and IV: within 0.001 absolute (BIN_ATOL). A value that sits exactly on a cut point
+  (3-month averages do) can land in the neighbouring bin when an engine's last bit
+  differs; each such row moves a PSI by about 1/rows (seen: 0.00359 vs 0.00350 for one
+  column of one month, DuckDB vs Spark).
 
 Tables are read without a JVM in the test process (Spark's parquet through DuckDB,
 conftest._reader): the Derby metastore admits one JVM at a time.
@@ -18,8 +22,10 @@ conftest._reader): the Derby metastore admits one JVM at a time.
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -31,6 +37,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.postgres, pytest.mark.e2e]
 
 SUBSCRIBERS, MONTHS = 2_000, 8
 FLOAT_RTOL = 1e-9
+BIN_ATOL = 1e-3
 MODELS = ("churn_lgbm", "data_addon_scorecard", "package_upsell_rf")
 
 
@@ -100,31 +107,49 @@ def _frame(engine, sql: str) -> pd.DataFrame:
     return query_frame(engine, sql).reset_index(drop=True)
 
 
-def assert_same(frames: dict[str, pd.DataFrame], keys: list[str], what: str) -> None:
-    """Every engine's frame equals DuckDB's: same rows by key, numbers within FLOAT_RTOL."""
-    base = frames["duckdb"].sort_values(keys, ignore_index=True)
+def assert_same(
+    frames: dict[str, pd.DataFrame], keys: list[str], what: str, atol: float = 1e-12
+) -> None:
+    """Every engine's frame equals DuckDB's: same rows by key, numbers within FLOAT_RTOL
+    (or atol), everything else exactly (dates as dates, nulls as nulls)."""
+    base = _normal(frames["duckdb"]).sort_values(keys, ignore_index=True)
     assert len(base), f"{what}: no rows on duckdb"
     for name, frame in frames.items():
-        frame = frame.sort_values(keys, ignore_index=True)
-        assert list(frame.columns) == list(base.columns), f"{what} on {name}: columns differ"
+        # Spark lists partition columns last: compare by name
+        assert sorted(frame.columns) == sorted(base.columns), f"{what} on {name}: columns differ"
+        frame = _normal(frame[list(base.columns)]).sort_values(keys, ignore_index=True)
         assert len(frame) == len(base), f"{what} on {name}: {len(frame)} rows, duckdb {len(base)}"
         for column in base.columns:
             left, right = base[column], frame[column]
-            numbers = pd.to_numeric(left, errors="coerce"), pd.to_numeric(right, errors="coerce")
-            if left.notna().sum() == numbers[0].notna().sum() and not _is_text(left):
-                a, b = (n.astype(float).to_numpy() for n in numbers)
-                same = np.isclose(a, b, rtol=FLOAT_RTOL, atol=1e-12, equal_nan=True)
+            if pd.api.types.is_numeric_dtype(left) and pd.api.types.is_numeric_dtype(right):
+                a, b = left.astype(float).to_numpy(), right.astype(float).to_numpy()
+                same = np.isclose(a, b, rtol=FLOAT_RTOL, atol=atol, equal_nan=True)
             else:
-                same = (left.astype(str) == right.astype(str)).to_numpy()
+                same = (_text(left) == _text(right)).to_numpy()
             assert same.all(), (
                 f"{what} on {name}: column {column} differs in {int((~same).sum())} rows, e.g. "
                 f"duckdb {left[~same].iloc[0]!r} vs {right[~same].iloc[0]!r}"
             )
 
 
-def _is_text(series: pd.Series) -> bool:
-    sample = series.dropna()
-    return bool(len(sample)) and isinstance(sample.iloc[0], str)
+def _normal(frame: pd.DataFrame) -> pd.DataFrame:
+    """The engines' client types made comparable: dates (datetime.date, Timestamp) as
+    datetime64, Decimal and bool objects as numbers."""
+    frame = frame.copy()
+    for column in frame.columns:
+        values = frame[column].dropna()
+        if not len(values):
+            continue
+        first = values.iloc[0]
+        if isinstance(first, dt.date | pd.Timestamp):
+            frame[column] = pd.to_datetime(frame[column])
+        elif isinstance(first, Decimal | bool | np.bool_):
+            frame[column] = pd.to_numeric(frame[column].astype(object), errors="raise")
+    return frame
+
+
+def _text(series: pd.Series) -> pd.Series:
+    return series.astype(object).where(series.notna(), "<null>").astype(str)
 
 
 def _each(engines, sql: str) -> dict[str, pd.DataFrame]:
@@ -163,7 +188,7 @@ def test_training_sets_split_the_same_ids_on_every_engine(engines):
     ],
 )
 def test_distribution_marts_are_the_same_on_every_engine(engines, mart, keys):
-    assert_same(_each(engines, f"select * from marts.{mart}"), keys, mart)
+    assert_same(_each(engines, f"select * from marts.{mart}"), keys, mart, atol=BIN_ATOL)
 
 
 def test_training_on_spark_saw_the_same_rows_as_on_duckdb(engines):
