@@ -36,9 +36,7 @@ def _plain(table: pa.Table) -> pa.Table:
     """Spark's Arrow (timestamps with the session time zone, UTC in the profiles) as the
     naive timestamps the other engines return."""
     fields = [
-        pa.field(f.name, pa.timestamp("us"))
-        if pa.types.is_timestamp(f.type) and f.type.tz
-        else f
+        pa.field(f.name, pa.timestamp("us")) if pa.types.is_timestamp(f.type) and f.type.tz else f
         for f in table.schema
     ]
     return table.cast(pa.schema(fields)) if fields != list(table.schema) else table
