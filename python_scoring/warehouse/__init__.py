@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -53,9 +53,18 @@ def to_pandas(table: pa.Table | pa.RecordBatch):
     return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
-# A scoring function: one pandas batch of the scoring input -> an Arrow table of scores.
-# Picklable (python_scoring.score.ScoringTask), so Spark can ship it to its executors.
-ScoreBatch = Callable[[Any], pa.Table]
+class ScoreTask(Protocol):
+    """Scoring of one piece (python_scoring.score.ScoringTask). Called on a pandas batch
+    of the scoring input it returns the Arrow table of scores; Spark pickles it to its
+    executors and also uses its per-row `columns()`, `constants` and `map_batches`."""
+
+    constants: dict[str, Any]
+
+    def __call__(self, frame: Any) -> pa.Table: ...
+
+    def columns(self) -> list[str]: ...
+
+    def map_batches(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]: ...
 
 
 class Warehouse:
@@ -180,7 +189,7 @@ class Warehouse:
         staging: Relation,
         piece: int,
         sql: str,
-        score: ScoreBatch,
+        score: ScoreTask,
         advance: Callable[[int], None],
     ) -> int:
         """Score the rows of `sql` batch by batch in this process and replace the rows of

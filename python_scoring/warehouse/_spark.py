@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from python_scoring.errors import ScorehouseError
 from python_scoring.project import Relation
-from python_scoring.warehouse import ScoreBatch, Warehouse, predicate, sql_literal
+from python_scoring.warehouse import ScoreTask, Warehouse, predicate, sql_literal
 
 
 def _plain(table: pa.Table) -> pa.Table:
@@ -201,7 +201,7 @@ class SparkWarehouse(Warehouse):
         staging: Relation,
         piece: int,
         sql: str,
-        score: ScoreBatch,
+        score: ScoreTask,
         advance: Callable[[int], None],
     ) -> int:
         """Distributed: the executors score their partitions of the piece (mapInArrow

@@ -54,6 +54,18 @@ class Built:
             raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}")
         return result
 
+    def monthly_run(self, subscribers: int, months: int) -> Built:
+        """What `make demo` runs: parse, generate, dbt build (features), train, score, dbt
+        build (marts); the two dbt logs are kept as features_log and marts_log."""
+        self.dbt("parse", "--quiet")
+        generate = ["generate", "--subscribers", str(subscribers), "--months", str(months)]
+        assert self.scorehouse(*generate) == 0
+        self.features_log = self.dbt("build", "--selector", "monthly_features").stdout
+        assert self.scorehouse("train") == 0
+        assert self.scorehouse("score") == 0
+        self.marts_log = self.dbt("build", "--selector", "monthly_marts").stdout
+        return self
+
     def scorehouse(self, *args: str) -> int:
         """Run the CLI in-process with this warehouse's environment (Spark: in a child
         process, so that no JVM stays in the test process to hold the Derby metastore)."""
@@ -178,17 +190,7 @@ def make_warehouse(root: Path, target: str = "duckdb", **env: str) -> Built:
 def warehouse(tmp_path_factory) -> Built:
     """generate -> dbt build (features) -> train -> score -> dbt build (marts)."""
     built = make_warehouse(tmp_path_factory.mktemp("e2e"))
-    built.dbt("parse", "--quiet")
-    assert (
-        built.scorehouse(
-            "generate", "--subscribers", str(E2E_SUBSCRIBERS), "--months", str(E2E_MONTHS)
-        )
-        == 0
-    )
-    built.build_log = built.dbt("build", "--selector", "monthly_features").stdout
-    assert built.scorehouse("train") == 0
-    assert built.scorehouse("score") == 0
-    built.marts_log = built.dbt("build", "--selector", "monthly_marts").stdout
+    built.monthly_run(E2E_SUBSCRIBERS, E2E_MONTHS)
     return built
 
 

@@ -278,10 +278,10 @@ def test_psi_stable_errors_on_drifted_data(drifted):
 
 
 def test_psi_stable_passes_on_default_data(warehouse):
-    assert "psi_stable_subscriber_month_wide_data_mb" in warehouse.build_log
+    assert "psi_stable_subscriber_month_wide_data_mb" in warehouse.features_log
     psi_lines = [
         line
-        for line in warehouse.build_log.splitlines()
+        for line in warehouse.features_log.splitlines()
         if "psi_stable" in line and ("PASS" in line or "WARN" in line or "FAIL" in line)
     ]
     assert len(psi_lines) == 4 and all("PASS" in line for line in psi_lines)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_dbt_build_runs_every_model_test_and_unit_test(warehouse):
-    log = warehouse.build_log
+    log = warehouse.features_log
     assert "churn_label_is_next_month_deactivation" in log
     assert "ERROR=0" in log and "WARN=0" in log
     assert "ERROR=0" in warehouse.marts_log

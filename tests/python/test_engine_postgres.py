@@ -29,15 +29,7 @@ def pg(tmp_path_factory, postgres_server):
     env = postgres_database(postgres_server, "e2e")
     # the server's settings include SCOREHOUSE_BI_ROLE: the marts grant it select
     built = make_warehouse(tmp_path_factory.mktemp("pg"), "postgres", **env)
-    built.dbt("parse", "--quiet")
-    assert (
-        built.scorehouse("generate", "--subscribers", str(SUBSCRIBERS), "--months", str(MONTHS))
-        == 0
-    )
-    built.features_log = built.dbt("build", "--selector", "monthly_features").stdout
-    assert built.scorehouse("train") == 0
-    assert built.scorehouse("score") == 0
-    built.marts_log = built.dbt("build", "--selector", "monthly_marts").stdout
+    built.monthly_run(SUBSCRIBERS, MONTHS)
     return built
 
 
