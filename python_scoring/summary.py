@@ -16,15 +16,11 @@ LAYERS = [  # (layer, kind, name)
 ]
 
 
-def _count(wh: Warehouse, relation) -> int:
-    return wh.query_arrow(f"select count(*) as n from {relation.sql}").column(0)[0].as_py()
-
-
 def print_summary(project: Project, wh: Warehouse) -> None:
     print("Rows per layer")
     for layer, kind, name in LAYERS:
         relation = project.model(name) if kind == "model" else project.source("ml", name)
-        print(f"  {layer:<9} {str(relation):<34} {_count(wh, relation):>12,}")
+        print(f"  {layer:<9} {str(relation):<34} {wh.count(relation):>12,}")
 
     runs_table = project.source("ml", "training_runs").sql
     runs = wh.query_arrow(

@@ -18,7 +18,7 @@ import pyarrow.csv as pa_csv
 
 from python_scoring.errors import ScorehouseError
 from python_scoring.project import Relation
-from python_scoring.warehouse import Warehouse
+from python_scoring.warehouse import Warehouse, sql_literal
 
 # PostgreSQL type oids -> Arrow types of the results we read (anything else: text)
 _ARROW_OF_OID = {
@@ -161,11 +161,16 @@ class PostgresWarehouse(Warehouse):
         finally:
             con.close()
 
+    def _where_relation(self, relation: Relation) -> str:
+        return (
+            f"table_schema = {sql_literal(relation.schema)} "
+            f"and table_name = {sql_literal(relation.identifier)}"
+        )
+
     def columns(self, relation: Relation) -> list[str]:
         rows = self.query_arrow(
-            "select column_name from information_schema.columns where table_schema = "
-            f"'{relation.schema}' and table_name = '{relation.identifier}' "
-            "order by ordinal_position"
+            "select column_name from information_schema.columns where "
+            f"{self._where_relation(relation)} order by ordinal_position"
         ).column(0)
         if not len(rows):
             raise ScorehouseError(f"table {relation} does not exist: run `dbt build` first")
@@ -173,8 +178,7 @@ class PostgresWarehouse(Warehouse):
 
     def exists(self, relation: Relation) -> bool:
         found = self.query_arrow(
-            f"select 1 from information_schema.tables where table_schema = '{relation.schema}' "
-            f"and table_name = '{relation.identifier}'"
+            f"select 1 from information_schema.tables where {self._where_relation(relation)}"
         )
         return found.num_rows > 0
 
