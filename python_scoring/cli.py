@@ -17,8 +17,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from python_scoring.bank import JOB_NAMES
 from python_scoring.errors import ScorehouseError
 from python_scoring.project import Project
+from python_scoring.registry import DOMAINS
 
 log = logging.getLogger("python_scoring")
 
@@ -49,9 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", help="write synthetic operator data into the raw sources")
-    gen.add_argument("--subscribers", type=int, default=50_000)
-    gen.add_argument("--months", type=int, default=12)
+    gen = sub.add_parser("generate", help="write synthetic data into the raw sources")
+    gen.add_argument(
+        "--domain", choices=DOMAINS, default="telco", help="operator (telco) or bank data"
+    )
+    gen.add_argument("--subscribers", type=int, default=50_000, help="telco subscribers")
+    gen.add_argument("--corporate", type=int, default=5_000, help="bank corporate customers")
+    gen.add_argument("--retail", type=int, default=20_000, help="bank retail customers")
+    gen.add_argument("--months", type=int, help="months (default: telco 12, bank 6)")
     gen.add_argument("--start-month", type=_month, default=dt.date(2025, 1, 1))
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument(
@@ -64,10 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--delimiter", default=",")
 
     train = sub.add_parser("train", help="train registry models on their dbt training sets")
-    train.add_argument("--model", help="one registry model (default: every enabled model)")
-
     score = sub.add_parser("score", help="score a month and write ml.model_scores")
-    score.add_argument("--model", help="one registry model (default: every enabled model)")
+    for command in (train, score):
+        command.add_argument(
+            "--model", help="one registry model (default: every enabled model of --domain)"
+        )
+        command.add_argument("--domain", choices=DOMAINS, default="telco")
     score.add_argument(
         "--month", type=_month, help="month to score (default: the month of the scoring input)"
     )
@@ -90,12 +99,50 @@ def _parser() -> argparse.ArgumentParser:
     clean.add_argument("--keep", type=int, default=3, help="newest versions to keep per model")
     clean.add_argument("--model", help="one registry model (default: every model)")
 
+    rules = sub.add_parser(
+        "rules", help="cluster a rule set's entities and mine association rules per cluster"
+    )
+    rules.add_argument("rule_set", help="a rule set of the registry (e.g. retail_products)")
+
+    bank = sub.add_parser("bank", help="a bank job from files: CSV in, dbt + Python, CSV out")
+    bank.add_argument("job", choices=JOB_NAMES)
+    bank.add_argument("--input", type=Path, required=True, help="CSV file with a header row")
+    bank.add_argument("--related", type=Path, help="potential: registration details CSV")
+    bank.add_argument("--output", type=Path, required=True, help="result CSV file")
+    bank.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(".scorehouse-bank"),
+        help="embedded warehouse, dbt target, logs and trained models (default: %(default)s)",
+    )
+    bank.add_argument("--retrain", action="store_true", help="train anew even if a model exists")
+    bank.add_argument(
+        "--baskets",
+        action="store_true",
+        help="cross-sell / product-mining: the input is one basket per line, items "
+        "comma-separated, no header (e.g. groceries.csv); no clustering",
+    )
+
     sub.add_parser("check", help="validate the registry and list its models")
     sub.add_parser("summary", help="print rows per layer, latest metrics and top scores")
     return parser
 
 
 def run(args: argparse.Namespace) -> None:
+    if args.command == "bank":
+        from python_scoring.bank.files import run_job
+
+        rows = run_job(
+            args.project_dir,
+            args.job,
+            {"input": args.input, "related": args.related},
+            args.output,
+            args.workdir,
+            retrain=args.retrain,
+            baskets=args.baskets,
+        )
+        print(f"bank {args.job}: {rows} rows written to {args.output}")
+        return
     project = Project(args.project_dir, args.profiles_dir, args.target, args.target_path)
     # imported here so `scorehouse --help` stays fast
     from python_scoring.registry import load_registry, select_models
@@ -105,23 +152,45 @@ def run(args: argparse.Namespace) -> None:
         for spec in load_registry(project).values():
             state = "enabled" if spec.enabled else "disabled"
             print(
-                f"{spec.name}: {spec.scenario}, {spec.algorithm}, weight "
+                f"{spec.name}: {spec.domain} {spec.scenario}, {spec.algorithm}, weight "
                 f"{spec.composite_weight}, {state}"
             )
         return
     if args.command == "generate":
+        from python_scoring.bank.generate import BankConfig
         from python_scoring.generate import GeneratorConfig
-        from python_scoring.load import load_synthetic
+        from python_scoring.load import load_bank, load_synthetic
 
-        config = GeneratorConfig(
-            n_subscribers=args.subscribers,
-            n_months=args.months,
-            start_month=args.start_month,
-            seed=args.seed,
-            drift_month=args.drift_month,
-        )
         with Warehouse.connect(project) as wh:
+            if args.domain == "bank":
+                bank_config = BankConfig(
+                    n_corporate=args.corporate,
+                    n_months=args.months or 6,
+                    n_retail=args.retail,
+                    start_month=args.start_month,
+                    seed=args.seed,
+                )
+                load_bank(project, wh, bank_config)
+                return
+            config = GeneratorConfig(
+                n_subscribers=args.subscribers,
+                n_months=args.months or 12,
+                start_month=args.start_month,
+                seed=args.seed,
+                drift_month=args.drift_month,
+            )
             load_synthetic(project, wh, config)
+        return
+    if args.command == "rules":
+        from python_scoring.rules import run_rule_set, select_rule_set
+
+        spec = select_rule_set(project, args.rule_set)
+        with Warehouse.connect(project) as wh:
+            result = run_rule_set(project, wh, spec)
+        print(
+            f"{result.rule_set}: {result.entities} entities in {result.clusters} cluster(s), "
+            f"{result.rules} rules in {result.seconds:.1f}s"
+        )
         return
     if args.command == "load":
         from python_scoring.load import load_csv
@@ -156,7 +225,7 @@ def run(args: argparse.Namespace) -> None:
             print_summary(project, wh)
         return
 
-    specs = select_models(project, args.model)
+    specs = select_models(project, args.model, args.domain)
     with Warehouse.connect(project) as wh:
         if args.command == "train":
             from python_scoring.train import format_metrics, headline, train_model

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from python_scoring.bank.generate import BANK_TABLES, BankConfig, generate_bank
 from python_scoring.errors import ScorehouseError
 from python_scoring.generate import TABLE_SCHEMAS, GeneratorConfig, generate_telco
 from python_scoring.project import Project
@@ -21,14 +24,6 @@ SOURCE = "telco"
 
 
 def load_synthetic(project: Project, wh: Warehouse, config: GeneratorConfig) -> dict[str, int]:
-    relations = project.source_tables(SOURCE)
-    missing = sorted(set(TABLE_SCHEMAS) - set(relations))
-    if missing:
-        raise ScorehouseError(
-            f"dbt source '{SOURCE}' does not declare table(s) {', '.join(missing)} "
-            "that the generator writes"
-        )
-    clock = time.perf_counter()
     log.info(
         "generating %d subscribers x %d months from %s (seed %d)",
         config.n_subscribers,
@@ -36,8 +31,39 @@ def load_synthetic(project: Project, wh: Warehouse, config: GeneratorConfig) -> 
         config.start_month,
         config.seed,
     )
+    return load_generated(project, wh, SOURCE, TABLE_SCHEMAS, lambda: generate_telco(config))
+
+
+def load_bank(project: Project, wh: Warehouse, config: BankConfig) -> dict[str, int]:
+    log.info(
+        "generating %d corporate customers x %d months and %d retail customers from %s (seed %d)",
+        config.n_corporate,
+        config.n_months,
+        config.n_retail,
+        config.start_month,
+        config.seed,
+    )
+    return load_generated(project, wh, "bank", BANK_TABLES, lambda: generate_bank(config))
+
+
+def load_generated(
+    project: Project,
+    wh: Warehouse,
+    source: str,
+    tables: Iterable[str],
+    generate: Callable[[], Iterator[tuple[str, pa.Table]]],
+) -> dict[str, int]:
+    """Replace the tables of dbt source `source` with a generator's (table, chunk) pairs."""
+    relations = project.source_tables(source)
+    missing = sorted(set(tables) - set(relations))
+    if missing:
+        raise ScorehouseError(
+            f"dbt source '{source}' does not declare table(s) {', '.join(missing)} "
+            "that the generator writes"
+        )
+    clock = time.perf_counter()
     try:
-        chunks = ((relations[name], chunk) for name, chunk in generate_telco(config))
+        chunks = ((relations[name], chunk) for name, chunk in generate())
         rows = wh.replace_tables(chunks)
     except ValueError as exc:
         raise ScorehouseError(f"generator: {exc}") from exc
@@ -89,6 +115,35 @@ def read_csv(path: Path, delimiter: str = ",") -> pa.Table:
             f"({', '.join(duplicates) or 'an empty name'})"
         )
     return table.rename_columns(names)
+
+
+def load_baskets(project: Project, wh: Warehouse, path: Path) -> int:
+    """A basket file (one basket per line, items comma-separated, no header; e.g.
+    groceries.csv) into bank.basket_items: basket_id = line number, items stripped, empty
+    items dropped, each item once per basket."""
+    relation = project.source_tables("bank").get("basket_items")
+    if relation is None:
+        raise ScorehouseError("dbt source 'bank' does not declare table basket_items")
+    if not path.is_file():
+        raise ScorehouseError(f"{path}: no such file")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ScorehouseError(
+            f"{path}: not UTF-8 text (byte {exc.start}); convert it, e.g. "
+            f"iconv -f GBK -t UTF-8 {path.name}"
+        ) from exc
+    ids, items = [], []
+    for number, row in enumerate(csv.reader(lines), start=1):
+        for item in dict.fromkeys(i.strip() for i in row if i.strip()):
+            ids.append(str(number))
+            items.append(item)
+    if not items:
+        raise ScorehouseError(f"{path}: no basket holds an item")
+    data = pa.table({"basket_id": pa.array(ids, pa.string()), "item": pa.array(items, pa.string())})
+    wh.replace_tables([(relation, data)])
+    log.info("loaded %d baskets, %d basket items from %s", number, len(items), path)
+    return len(items)
 
 
 def load_csv(project: Project, wh: Warehouse, target: str, path: Path, delimiter: str = ",") -> int:

@@ -95,6 +95,7 @@ class Project:
     profiles_dir: Path | None = None
     target: str | None = None
     target_path: Path | None = None
+    artifacts: Path | None = None  # default: $SCOREHOUSE_ARTIFACTS, else <project>/artifacts
 
     def __post_init__(self) -> None:
         self.project_dir = Path(self.project_dir).resolve()
@@ -194,4 +195,6 @@ class Project:
 
     @property
     def artifacts_dir(self) -> Path:
+        if self.artifacts is not None:
+            return self.artifacts
         return Path(os.environ.get("SCOREHOUSE_ARTIFACTS", self.project_dir / "artifacts"))

@@ -18,6 +18,10 @@ ENCODINGS = ("onehot", "woe")
 IMBALANCE = ("class_weight", "smote", "none")
 PIECE_BY = ("last_digit", "hash")
 OPERATIONS = ("add", "sub", "mul", "div")
+# the business a model belongs to: `scorehouse train/score` take one domain at a time, and
+# dbt's var `domain` picks the models the scoring marts cover
+DOMAINS = ("telco", "bank")
+DEFAULT_DOMAIN = "telco"
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class ModelSpec:
     oot_month: dt.date | None = None
     out_of_time: bool = True
     cv_folds: int = 0
+    domain: str = "telco"
 
     @property
     def non_features(self) -> set[str]:
@@ -107,6 +112,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "oot_month": (str, dt.date),
     "out_of_time": (bool,),
     "cv_folds": (int,),
+    "domain": (str,),
 }
 _PAIRWISE_TYPES: dict[str, tuple[type, ...]] = {"top_k": (int,), "operations": (list,)}
 _SEARCH_TYPES: dict[str, tuple[type, ...]] = {
@@ -196,6 +202,7 @@ def _spec_from_exposure(exposure: dict[str, Any], max_reasons: int) -> ModelSpec
     _one_of(where, "encoding", spec.encoding, ENCODINGS)
     _one_of(where, "imbalance", spec.imbalance, IMBALANCE)
     _one_of(where, "piece_by", spec.piece_by, PIECE_BY)
+    _one_of(where, "domain", spec.domain, DOMAINS)
     if spec.encoding == "woe" and spec.algorithm != "logistic_regression":
         raise ScorehouseError(f"{where}: encoding 'woe' is for algorithm logistic_regression")
     if spec.oot_month is not None and (spec.oot_month.day != 1 or not spec.out_of_time):
@@ -238,21 +245,32 @@ def _spec_from_exposure(exposure: dict[str, Any], max_reasons: int) -> ModelSpec
 
 
 def load_registry(project: Project) -> dict[str, ModelSpec]:
-    """All registry models by name (enabled or not), validated."""
+    """All registry models by name (enabled or not), validated: the ml exposures with a
+    meta.scorehouse block (a meta.scorehouse_rules block is a rule set, see rules.py)."""
     max_reasons = int(project.var("max_reasons", 5))
-    specs = [_spec_from_exposure(e, max_reasons) for e in project.ml_exposures()]
+    specs = [
+        _spec_from_exposure(e, max_reasons)
+        for e in project.ml_exposures()
+        if "scorehouse_rules" not in (e.get("meta") or {})
+    ]
     return {spec.name: spec for spec in specs}
 
 
-def select_models(project: Project, name: str | None) -> list[ModelSpec]:
-    """The model named by --model, or every enabled model of the registry."""
+def select_models(
+    project: Project, name: str | None, domain: str = DEFAULT_DOMAIN
+) -> list[ModelSpec]:
+    """The model named by --model, or every enabled model of the registry's `domain`."""
     registry = load_registry(project)
     if name is not None:
         if name not in registry:
             known = ", ".join(sorted(registry)) or "none"
             raise ScorehouseError(f"model '{name}' is not in the registry (known: {known})")
         return [registry[name]]
-    enabled = [spec for spec in registry.values() if spec.enabled]
+    enabled = [spec for spec in registry.values() if spec.enabled and spec.domain == domain]
     if not enabled:
-        raise ScorehouseError("the registry has no enabled model (dbt exposures of type ml)")
+        domains = ", ".join(sorted({spec.domain for spec in registry.values()})) or "none"
+        raise ScorehouseError(
+            f"the registry has no enabled model of domain '{domain}' (dbt exposures of type "
+            f"ml; domains: {domains})"
+        )
     return enabled

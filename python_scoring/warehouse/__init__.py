@@ -167,10 +167,16 @@ class Warehouse:
 
     def replace_rows(self, relation: Relation, where: dict[str, Any], table: pa.Table) -> None:
         """Delete the rows `where` and insert `table`, in one transaction."""
+        self.replace_slices([(relation, where, table)])
+
+    def replace_slices(self, slices: Iterable[tuple[Relation, dict[str, Any], pa.Table]]) -> None:
+        """For each (relation, where, table): delete the rows `where`, insert `table`; all
+        in one transaction."""
         with self._transaction() as writer:
-            writer.execute(f"delete from {relation.sql} where {predicate(where)}")
-            if table.num_rows:
-                self._insert(writer, relation, table)
+            for relation, where, table in slices:
+                writer.execute(f"delete from {relation.sql} where {predicate(where)}")
+                if table.num_rows:
+                    self._insert(writer, relation, table)
 
     def create_staging(self, staging: Relation, like: Relation) -> None:
         """A fresh, empty scoring staging table: the columns of `like` plus the integer

@@ -152,6 +152,24 @@ class SparkWarehouse(Warehouse):
         frame = self.spark.createDataFrame(rows + new, schema=schema)
         frame.write.insertInto(relation.sql, overwrite=True)
 
+    def replace_slices(self, slices: Iterable[tuple[Relation, dict[str, Any], pa.Table]]) -> None:
+        """No multi-table transactions on Spark: one overwrite per table, in order. A table
+        partitioned by exactly the `where` keys gets its partition overwritten (big tables,
+        e.g. ml.customer_clusters by rule_set); any other is rewritten whole (small ones)."""
+        for relation, where, table in slices:
+            if sorted(self._partitions(relation)) != sorted(where):
+                self.replace_rows(relation, where, table)
+                continue
+            view = f"scorehouse_slice_{abs(hash(str(relation)))}"
+            self._frame(table, relation).createOrReplaceTempView(view)
+            spec = ", ".join(f"{k} = {_partition_value(v)}" for k, v in where.items())
+            columns = ", ".join(c for c in self.columns(relation) if c not in where)
+            self._sql(
+                f"insert overwrite table {relation.sql} partition ({spec}) "
+                f"select {columns} from {view}"
+            )
+            self.spark.catalog.dropTempView(view)
+
     def replace_tables(self, chunks: Iterable[tuple[Relation, pa.Table]]) -> dict[str, int]:
         rows: dict[str, int] = {}
         loading: dict[str, Relation] = {}
