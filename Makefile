@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR ?= $(CURDIR)
 SUBSCRIBERS ?= 50000
 MONTHS ?= 12
 
-.PHONY: help venv demo test lint pytest test-duckdb test-postgres test-spark docs clean pg-start pg-stop
+.PHONY: help venv demo bank-demo test lint pytest test-duckdb test-postgres test-spark docs clean pg-start pg-stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -39,6 +39,15 @@ demo: venv profiles.yml  ## generate data, dbt build, train, score, build the ma
 	$(SCOREHOUSE) score
 	$(DBT) build --selector monthly_marts --quiet
 	$(SCOREHOUSE) summary
+
+bank-demo: venv profiles.yml  ## the bank jobs on generated data (docs/bank.md), into the same warehouse
+	$(DBT) parse --quiet
+	$(SCOREHOUSE) generate --domain bank
+	$(DBT) build --selector bank_features --vars '{domain: bank}' --quiet
+	$(SCOREHOUSE) train --domain bank
+	$(SCOREHOUSE) score --domain bank
+	$(SCOREHOUSE) rules retail_products
+	$(DBT) build --selector bank_marts --vars '{domain: bank}' --quiet
 
 lint: venv profiles.yml  ## ruff and sqlfluff
 	$(VENV)/bin/ruff check .
@@ -68,4 +77,4 @@ pg-stop:  ## stop it and delete its data directory
 	@bash scripts/local_postgres.sh stop
 
 clean:  ## remove build outputs, the demo warehouse and artifacts (keeps .venv)
-	rm -rf target logs artifacts scorehouse.duckdb scorehouse.duckdb.wal .pytest_cache
+	rm -rf target logs artifacts scorehouse.duckdb scorehouse.duckdb.wal .pytest_cache .scorehouse-bank
