@@ -127,6 +127,26 @@ def test_select_models_unknown_and_disabled():
         select_models(project, "nope")
 
 
+def test_select_models_by_domain():
+    project = FakeProject(
+        [exposure(), exposure("bank_model", domain="bank"), exposure("b2", domain="bank")]
+    )
+    assert [s.name for s in select_models(project, None)] == ["churn_lgbm"]
+    assert [s.name for s in select_models(project, None, "bank")] == ["bank_model", "b2"]
+    assert select_models(project, "bank_model", "telco")[0].domain == "bank"  # --model wins
+    with pytest.raises(ScorehouseError, match="no enabled model of domain 'bank'.*bank, telco"):
+        select_models(
+            FakeProject([exposure(), exposure("x", domain="bank", enabled=False)]), None, "bank"
+        )
+    with pytest.raises(ScorehouseError, match="key 'domain' must be one of telco, bank"):
+        load_registry(FakeProject([exposure(domain="retail")]))
+
+
+def test_rule_sets_are_not_models():
+    rules = {"name": "r", "type": "ml", "meta": {"scorehouse_rules": {"rule_set": "x"}}}
+    assert list(load_registry(FakeProject([exposure(), rules]))) == ["churn_lgbm"]
+
+
 def test_project_registry_is_valid(warehouse):
     """The registry shipped in models/ parses and validates against the real manifest."""
     specs = load_registry(warehouse.project())
