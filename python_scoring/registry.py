@@ -75,6 +75,9 @@ class ModelSpec:
     out_of_time: bool = True
     cv_folds: int = 0
     domain: str = "telco"
+    # months between a row's month and the month its label is known: 1 for "next month"
+    # labels (churn of m+1 on features of m), 0 for a label of the same month (the bank's)
+    label_lag_months: int = 1
 
     @property
     def non_features(self) -> set[str]:
@@ -113,6 +116,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "out_of_time": (bool,),
     "cv_folds": (int,),
     "domain": (str,),
+    "label_lag_months": (int,),
 }
 _PAIRWISE_TYPES: dict[str, tuple[type, ...]] = {"top_k": (int,), "operations": (list,)}
 _SEARCH_TYPES: dict[str, tuple[type, ...]] = {
@@ -219,8 +223,10 @@ def _spec_from_exposure(exposure: dict[str, Any], max_reasons: int) -> ModelSpec
         raise ScorehouseError(
             f"{where}: a model without an out-of-time month needs cv_folds >= 2 to be evaluated"
         )
-    if spec.train_months < 1 or spec.pieces < 1:
-        raise ScorehouseError(f"{where}: train_months and pieces must be >= 1")
+    if spec.train_months < 1 or spec.pieces < 1 or spec.label_lag_months < 0:
+        raise ScorehouseError(
+            f"{where}: train_months and pieces must be >= 1, label_lag_months >= 0"
+        )
     if not 0 <= spec.n_reasons <= max_reasons:
         raise ScorehouseError(
             f"{where}: key 'n_reasons' must be between 0 and {max_reasons} "

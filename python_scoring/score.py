@@ -285,11 +285,15 @@ def score_model(
     relation = project.model(spec.scoring_input)
     wh.require_columns(relation, [spec.entity_id, spec.month_column, *features])
     month, population = _check_month(wh, spec, relation, month)
-    if month <= oot_month:
+
+    def index(day: dt.date) -> int:
+        return day.year * 12 + day.month
+
+    if index(month) < index(oot_month) + spec.label_lag_months:
         raise ScorehouseError(
             f"version {artifact.version} of '{spec.name}' learned from labels up to "
-            f"{oot_month} + 1 month; scoring {month} with it would use the future: "
-            "score with a version trained before that month (--version)"
+            f"{oot_month} + {spec.label_lag_months} month(s); scoring {month} with it would "
+            "use the future: score with a version trained before that month (--version)"
         )
     target = project.source("ml", "model_scores")
     reason_columns = [f"reason_{i}" for i in range(1, k + 1)]

@@ -7,7 +7,8 @@ The simulated bank
   counterparties and assets. Each month a customer may start leaving (a logistic hazard on its
   overdue loans, falling logins and low activity); in that month its financial assets drop to
   5-45 % of their level, payments flow out (high ``outflow_ratio``), logins and transactions
-  fall and the last transaction date moves back, and the assets stay low afterwards. Ordinary
+  fall and the last transaction date moves back, and the assets stay low afterwards (the
+  outflows and low activity last as long as the three-month average remembers the assets). Ordinary
   months move assets by a lognormal +-15 %; a few customers have an unexplained drop (noise).
   ``financial_assets_avg_daily_3m`` is the mean of the three previous months' values (three
   warm-up months precede the first month written; accounts younger than that have none).
@@ -236,6 +237,7 @@ def _corporate_months(config: BankConfig, c: dict, rng: np.random.Generator) -> 
     history: list[np.ndarray] = []
     level = c["base_assets"].copy()
     left = np.zeros(n, dtype=bool)
+    left_at = np.full(n, -99)  # month index the customer started leaving
     overdue_state = np.zeros(n)
     for k, month in enumerate(months):
         month_start = np.datetime64(month, "D")
@@ -258,6 +260,7 @@ def _corporate_months(config: BankConfig, c: dict, rng: np.random.Generator) -> 
         assets = np.round(np.where(opened, assets, np.nan), 2)
         history.append(assets)
         left |= leaving
+        left_at = np.where(leaving, k, left_at)
         if k < _WARMUP:
             continue
         three = np.vstack(history[-4:-1])
@@ -269,7 +272,9 @@ def _corporate_months(config: BankConfig, c: dict, rng: np.random.Generator) -> 
         assets = np.where(exact, avg3 * 0.5, assets)
         assets = np.where(beyond, np.round(avg3 * 0.5 - 0.01, 2), assets)
         history[-1] = assets
-        signal = leaving | beyond
+        # money keeps flowing out while the three-month average still remembers the
+        # assets: the months the label can be 1 for a leaving customer
+        signal = (k - left_at <= 2) | beyond
         lam = np.exp(1.0 + 0.9 * c["activity"]) * np.where(signal, 0.55, 1.0)
         counts = rng.poisson(lam[:, None], (n, 3)).mean(axis=1)
         ticket = np.exp(rng.normal(np.log([2e4, 8e4, 3e5, 1.2e6])[c["size"]], 0.5))

@@ -66,6 +66,20 @@ class Built:
         self.marts_log = self.dbt("build", "--selector", "monthly_marts").stdout
         return self
 
+    def bank_run(self, corporate: int, retail: int, months: int) -> Built:
+        """The bank's monthly run (docs/bank.md): generate, dbt build (features), train and
+        score the two corporate models, mine the retail rules, dbt build (marts)."""
+        self.dbt("parse", "--quiet")
+        generate = ["generate", "--domain", "bank", "--corporate", str(corporate)]
+        generate += ["--retail", str(retail), "--months", str(months)]
+        assert self.scorehouse(*generate) == 0
+        self.dbt("build", "--selector", "bank_features", "--vars", "{domain: bank}")
+        assert self.scorehouse("train", "--domain", "bank") == 0
+        assert self.scorehouse("score", "--domain", "bank") == 0
+        assert self.scorehouse("rules", "retail_products") == 0
+        self.dbt("build", "--selector", "bank_marts", "--vars", "{domain: bank}")
+        return self
+
     def scorehouse(self, *args: str) -> int:
         """Run the CLI in-process with this warehouse's environment (Spark: in a child
         process, so that no JVM stays in the test process to hold the Derby metastore)."""
