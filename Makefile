@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR ?= $(CURDIR)
 SUBSCRIBERS ?= 50000
 MONTHS ?= 12
 
-.PHONY: help venv demo bank-demo test lint pytest test-duckdb test-postgres test-spark docs clean pg-start pg-stop
+.PHONY: help venv demo bank-demo bank-files test lint pytest test-duckdb test-postgres test-spark docs clean pg-start pg-stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -49,6 +49,17 @@ bank-demo: venv profiles.yml  ## the bank jobs on generated data (docs/bank.md),
 	$(SCOREHOUSE) rules retail_products
 	$(DBT) build --selector bank_marts --vars '{domain: bank}' --quiet
 
+# The README's file-in/file-out example, line for line: generated sample files, then the
+# four jobs (and the groceries baskets) from files, each into its own embedded DuckDB.
+BANK_CLI := ../$(SCOREHOUSE) --project-dir ..
+bank-files: venv  ## the bank jobs from files (README): bank_files/*.csv in, results out
+	$(SCOREHOUSE) generate --domain bank --csv-dir bank_files
+	cd bank_files && $(BANK_CLI) bank churn-warning  --input corporate_monthly.csv --output churn_warnings.csv
+	cd bank_files && $(BANK_CLI) bank potential      --input corporate_monthly.csv --related corporate_registrations.csv --output potential_ids.csv
+	cd bank_files && $(BANK_CLI) bank cross-sell     --input retail_customers.csv --output cross_sell.csv
+	cd bank_files && $(BANK_CLI) bank product-mining --input retail_customers.csv --output product_mining.csv
+	cd bank_files && $(BANK_CLI) bank cross-sell --baskets --input ../../shared/data/groceries/groceries.csv --output groceries_cross_sell.csv
+
 lint: venv profiles.yml  ## ruff and sqlfluff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -77,4 +88,4 @@ pg-stop:  ## stop it and delete its data directory
 	@bash scripts/local_postgres.sh stop
 
 clean:  ## remove build outputs, the demo warehouse and artifacts (keeps .venv)
-	rm -rf target logs artifacts scorehouse.duckdb scorehouse.duckdb.wal .pytest_cache .scorehouse-bank
+	rm -rf target logs artifacts scorehouse.duckdb scorehouse.duckdb.wal .pytest_cache .scorehouse-bank bank_files

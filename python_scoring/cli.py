@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--corporate", type=int, default=5_000, help="bank corporate customers")
     gen.add_argument("--retail", type=int, default=20_000, help="bank retail customers")
     gen.add_argument("--months", type=int, help="months (default: telco 12, bank 6)")
+    gen.add_argument(
+        "--csv-dir",
+        type=Path,
+        help="bank: write the tables as CSV files here (the input of `scorehouse bank`) "
+        "instead of loading them into the warehouse",
+    )
     gen.add_argument("--start-month", type=_month, default=dt.date(2025, 1, 1))
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument(
@@ -161,15 +167,23 @@ def run(args: argparse.Namespace) -> None:
         from python_scoring.generate import GeneratorConfig
         from python_scoring.load import load_bank, load_synthetic
 
+        bank_config = BankConfig(
+            n_corporate=args.corporate,
+            n_months=args.months or 6,
+            n_retail=args.retail,
+            start_month=args.start_month,
+            seed=args.seed,
+        )
+        if args.csv_dir:
+            from python_scoring.bank.generate import write_csv_files
+
+            if args.domain != "bank":
+                raise ScorehouseError("--csv-dir is for --domain bank")
+            for path, rows in write_csv_files(bank_config, args.csv_dir).items():
+                print(f"{path}: {rows} rows")
+            return
         with Warehouse.connect(project) as wh:
             if args.domain == "bank":
-                bank_config = BankConfig(
-                    n_corporate=args.corporate,
-                    n_months=args.months or 6,
-                    n_retail=args.retail,
-                    start_month=args.start_month,
-                    seed=args.seed,
-                )
                 load_bank(project, wh, bank_config)
                 return
             config = GeneratorConfig(

@@ -39,13 +39,16 @@ unseen education value.
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 
-__all__ = ["BankConfig", "generate_bank", "BANK_TABLES"]
+__all__ = ["BankConfig", "generate_bank", "write_csv_files", "BANK_TABLES"]
 
 BANK_TABLES = ("corporate_monthly", "corporate_registrations", "retail_customers")
 _WARMUP = 3  # months before the first written month, for the three-month asset average
@@ -504,3 +507,26 @@ def generate_bank(config: BankConfig) -> Iterator[tuple[str, pa.Table]]:
     month_rng = np.random.default_rng(config.seed + 2)
     for chunk in _corporate_months(config, corporate, month_rng):
         yield "corporate_monthly", chunk
+
+
+def write_csv_files(config: BankConfig, directory: Path) -> dict[Path, int]:
+    """The generated tables as the CSV files a bank team hands over (`<table>.csv`, UTF-8,
+    header row): the input of `scorehouse bank`. Each file appears complete or not at all."""
+    directory.mkdir(parents=True, exist_ok=True)
+    writers: dict[str, pa_csv.CSVWriter] = {}
+    rows: dict[str, int] = {}
+    try:
+        for name, chunk in generate_bank(config):
+            if name not in writers:
+                writers[name] = pa_csv.CSVWriter(directory / f".{name}.csv.partial", chunk.schema)
+                rows[name] = 0
+            writers[name].write_table(chunk)
+            rows[name] += chunk.num_rows
+    finally:
+        for writer in writers.values():
+            writer.close()
+    done = {}
+    for name, n in rows.items():
+        os.replace(directory / f".{name}.csv.partial", directory / f"{name}.csv")
+        done[directory / f"{name}.csv"] = n
+    return done
