@@ -1,7 +1,9 @@
 {#- Read-only access for BI tools (README, "Grants"): the marts get `select` for the role
     named by env SCOREHOUSE_BI_ROLE through dbt's `grants` config (dbt_project.yml); this
     hook adds the usage PostgreSQL requires on the schemas of the models that grant
-    select. Staging, intermediate, features and ml stay closed to that role. -#}
+    select. Staging, intermediate, features and ml stay closed to that role. A schema not
+    created yet (no model of it built so far, e.g. the first `--selector bank_features`
+    run) is skipped; the run that builds its first model grants it. -#}
 {% macro grant_bi_schema_usage() -%}
     {{ return(adapter.dispatch('grant_bi_schema_usage', 'scorehouse')()) }}
 {%- endmacro %}
@@ -14,7 +16,8 @@
             and role in (node.config.grants or {}).get('select', []) -%}
         {%- do schemas.append(node.schema) -%}
     {%- endfor -%}
-    {%- for schema in schemas | unique | sort %}
+    {%- for schema in schemas | unique | sort
+            if adapter.check_schema_exists(target.database, schema) %}
     grant usage on schema {{ adapter.quote(schema) }} to {{ adapter.quote(role) }};
     {%- endfor -%}
 {%- endmacro %}

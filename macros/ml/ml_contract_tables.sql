@@ -75,6 +75,37 @@
             ('metric', dbt.type_string()),
             ('value', type_double()),
         ],
+        'customer_clusters': [
+            ('rule_set', dbt.type_string()),
+            ('run_id', dbt.type_string()),
+            ('entity_id', dbt.type_string()),
+            ('cluster', dbt.type_int()),
+            ('clustered_at', dbt.type_timestamp()),
+        ],
+        'association_rules': [
+            ('rule_set', dbt.type_string()),
+            ('run_id', dbt.type_string()),
+            ('cluster', dbt.type_int()),
+            ('rule_id', dbt.type_int()),
+            ('antecedents', dbt.type_string()),
+            ('consequents', dbt.type_string()),
+            ('antecedent_count', dbt.type_int()),
+            ('consequent_count', dbt.type_int()),
+            ('support', type_double()),
+            ('confidence', type_double()),
+            ('lift', type_double()),
+            ('leverage', type_double()),
+            ('conviction', type_double()),
+            ('created_at', dbt.type_timestamp()),
+        ],
+        'association_rule_items': [
+            ('rule_set', dbt.type_string()),
+            ('run_id', dbt.type_string()),
+            ('cluster', dbt.type_int()),
+            ('rule_id', dbt.type_int()),
+            ('side', dbt.type_string()),
+            ('item', dbt.type_string()),
+        ],
     }) }}
 {%- endmacro %}
 
@@ -97,15 +128,20 @@
 {#- Spark runs one statement per call, so each statement runs here and the hook itself
     renders nothing. Parquet tables (the format every scorehouse table uses on Spark);
     model_scores is partitioned by (model_name, score_month), so that python_scoring
-    replaces one (model, month) slice with an `insert overwrite ... partition (...)`. Spark
-    moves partition columns to the end of a table's schema: model_scores reads
-    model_version, entity_id, score, reason_*, scored_at, model_name, score_month there,
-    so write it by column name. Spark has no `add column if not exists`: a table created by
+    replaces one (model, month) slice with an `insert overwrite ... partition (...)`, and
+    customer_clusters by rule_set (a rule set's clusters replaced the same way; the two
+    rule tables are small and rewritten whole). Spark moves partition columns to the end
+    of a table's schema: model_scores reads model_version, entity_id, score, reason_*,
+    scored_at, model_name, score_month there (customer_clusters: run_id, entity_id,
+    cluster, clustered_at, rule_set), so write them by column name. Spark has no `add column if not exists`: a table created by
     an older scorehouse gets its missing columns from one `add columns`. -#}
 {% macro spark__create_ml_contract_tables() -%}
     {%- if execute -%}
         {%- set schema = var('ml_schema', 'ml') -%}
-        {%- set partitions = {'model_scores': ['model_name', 'score_month']} -%}
+        {%- set partitions = {
+            'model_scores': ['model_name', 'score_month'],
+            'customer_clusters': ['rule_set'],
+        } -%}
         {%- do run_query('create schema if not exists ' ~ schema) -%}
         {%- for table, columns in ml_contract_columns().items() -%}
             {%- set relation = api.Relation.create(schema=schema, identifier=table, type='table') -%}

@@ -67,6 +67,75 @@ final as (
 select * from final
 {%- endmacro %}
 
+{#- cv_training_frame: for scenarios whose label belongs to the feature month itself (the
+    bank's: month m's figures against earlier months), evaluated by cross-validation
+    instead of an out-of-time month (registry out_of_time: false, cv_folds). The rows of
+    `features_model` up to the score month joined to `target_model`'s non-null `label` of
+    the same (entity, month); `exclude` drops the columns the label is made of. `split` =
+    'test' for the var test_share of ids by the stable md5 bucket, else 'train' (an id is
+    never on both sides; no 'oot'). -#}
+{% macro cv_training_frame(features_model, target_model, label, entity_id, exclude=[]) -%}
+with
+
+features as (
+    select * from {{ ref(features_model) }}
+),
+
+target as (
+    select {{ entity_id }}, month, {{ label }}
+    from {{ ref(target_model) }}
+    where {{ label }} is not null
+),
+
+score_month as (
+    select {{ score_month(ref(features_model)) }} as month
+),
+
+final as (
+    select
+        {{ star_except(ref(features_model), 'features', exclude) }},
+        target.{{ label }},
+        case
+            when
+                {{ hash_bucket('features.' ~ entity_id, 100) }}
+                < {{ (var('test_share') * 100) | round | int }}
+                then 'test'
+            else 'train'
+        end as split
+    from features
+    inner join target
+        on
+            features.{{ entity_id }} = target.{{ entity_id }}
+            and features.month = target.month
+    cross join score_month
+    where features.month <= score_month.month
+)
+
+select * from final
+{%- endmacro %}
+
+{#- month_scoring_frame: the score month's rows of a features model (var score_month,
+    default its latest month), without the `exclude` columns. -#}
+{% macro month_scoring_frame(features_model, exclude=[]) -%}
+with
+
+features as (
+    select * from {{ ref(features_model) }}
+),
+
+score_month as (
+    select {{ score_month(ref(features_model)) }} as month
+),
+
+final as (
+    select {{ star_except(ref(features_model), 'features', exclude) }}
+    from features
+    inner join score_month on features.month = score_month.month
+)
+
+select * from final
+{%- endmacro %}
+
 {#- Months an incremental month-grained model (re)builds: var score_month when set (that
     month is replaced, others untouched), else the latest month already built and any
     newer one. A full refresh builds every month. -#}

@@ -1,20 +1,27 @@
 {#- The model registry: dbt exposures of type `ml` whose meta.scorehouse block holds the
     scoring config (DESIGN.md). python_scoring reads the same exposures from the manifest;
     SQL reads them here (composite weights, dim_ml_models). Validation of the keys is
-    python_scoring's job (`scorehouse check`), this macro only reads. -#}
-{% macro ml_registry() -%}
+    python_scoring's job (`scorehouse check`), this macro only reads.
+
+    Only exposures with a meta.scorehouse block are models (a meta.scorehouse_rules block is
+    a rule set: no scores), and only those of one domain (meta.scorehouse.domain, default
+    'telco'): var `domain` unless given, so the scoring marts cover one business at a time. -#}
+{% macro ml_registry(domain=none) -%}
+    {%- set domain = domain or var('domain', 'telco') -%}
     {%- set models = [] -%}
     {%- if execute -%}
         {%- for exposure in graph.exposures.values() | sort(attribute='name') -%}
-            {%- if exposure.type == 'ml' -%}
-                {%- set spec = exposure.meta.get('scorehouse', {}) -%}
-                {%- if spec.get('enabled', true) -%}
+            {%- if exposure.type == 'ml' and 'scorehouse' in exposure.meta -%}
+                {%- set spec = exposure.meta['scorehouse'] -%}
+                {%- if spec.get('enabled', true) and spec.get('domain', 'telco') == domain -%}
                     {%- do models.append({
                         'model_name': exposure.name,
+                        'domain': spec.get('domain', 'telco'),
                         'scenario': spec.get('scenario'),
                         'entity': spec.get('entity', 'subscriber'),
                         'algorithm': spec.get('algorithm', 'lightgbm'),
                         'composite_weight': spec.get('composite_weight', 1.0),
+                        'threshold': spec.get('threshold', 0.5),
                         'owner': exposure.owner.name,
                         'training_set': spec.get('training_set'),
                         'entity_id': spec.get('entity_id'),
@@ -26,6 +33,20 @@
         {%- endfor -%}
     {%- endif -%}
     {{ return(models) }}
+{%- endmacro %}
+
+{#- The one enabled registry model of a scenario in a domain (whatever var `domain` says:
+    a mart of one business names its domain), or none when there is none (a mart then
+    renders empty). Two enabled models of one scenario are an error: say which one a mart
+    reads. -#}
+{% macro ml_registry_model(scenario, domain) -%}
+    {%- set found = ml_registry(domain) | selectattr('scenario', 'equalto', scenario) | list -%}
+    {%- if found | length > 1 -%}
+        {{ exceptions.raise_compiler_error(
+            'ml_registry_model: ' ~ found | length ~ ' enabled models of scenario ' ~ scenario
+            ~ ' in domain ' ~ domain ~ ': ' ~ found | map(attribute='model_name') | join(', ')) }}
+    {%- endif -%}
+    {{ return(found[0] if found else none) }}
 {%- endmacro %}
 
 {#- The score month as a SQL date expression: var score_month, or the latest month that

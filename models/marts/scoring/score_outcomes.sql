@@ -2,10 +2,13 @@
 -- training set holds for (entity, month), null while it is still in the future. The
 -- registry (ml_registry) names each model's training set; dbt needs those refs declared
 -- statically, hence the depends_on lines: a new model's training set goes here too (a
--- test compares this list with the registry).
+-- test compares this list with the registry). Only the models of var domain (ml_registry)
+-- are queried, so another domain's training sets need not exist.
 -- depends_on: {{ ref('churn_training_set') }}
 -- depends_on: {{ ref('package_upsell_training_set') }}
 -- depends_on: {{ ref('data_addon_training_set') }}
+-- depends_on: {{ ref('corporate_churn_training_set') }}
+-- depends_on: {{ ref('corporate_potential_training_set') }}
 {%- set models = ml_registry() %}
 with
 

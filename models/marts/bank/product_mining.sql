@@ -1,0 +1,26 @@
+-- Customers (entities) to approach for each product (item), best first: the same
+-- candidates as cross_sell_recommendations, ranked per (rule_set, item) by confidence
+-- desc, lift desc, entity_id.
+with
+
+candidates as (
+    select * from {{ ref('int_cross_sell_candidates') }}
+),
+
+final as (
+    select
+        rule_set,
+        item,
+        entity_id,
+        cluster,
+        row_number() over (
+            partition by rule_set, item
+            order by confidence desc, lift desc, entity_id asc
+        ) as customer_rank,
+        confidence,
+        lift,
+        rule_id
+    from candidates
+)
+
+select * from final
