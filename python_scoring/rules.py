@@ -175,7 +175,11 @@ def mine_rules(
     if len(frequent[frequent["itemsets"].map(len) >= 2]) == 0:
         return pd.DataFrame(columns=columns)
     rules = association_rules(
-        frequent, num_itemsets=len(baskets), metric="confidence", min_threshold=min_confidence
+        frequent,
+        num_itemsets=len(baskets),
+        metric="confidence",
+        min_threshold=min_confidence,
+        return_metrics=columns[2:],
     )[columns]
     # conviction is infinite for confidence 1; mlxtend writes inf, the table holds null
     rules["conviction"] = rules["conviction"].replace([np.inf, -np.inf], np.nan)

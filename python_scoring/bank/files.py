@@ -94,7 +94,10 @@ def _dbt(project: Project, *args: str) -> None:
         "{domain: bank}",
     ]
     clock = time.perf_counter()
-    result = dbtRunner().invoke(command)
+    try:
+        result = dbtRunner().invoke(command)
+    finally:
+        _release_dbt_connections()
     if result.exception is not None:
         raise ScorehouseError(f"dbt {args[0]} failed: {result.exception}")
     if not result.success:
@@ -107,6 +110,23 @@ def _dbt(project: Project, *args: str) -> None:
             f"dbt {args[0]} failed: " + ("; ".join(failed[:5]) or "see the dbt log above")
         )
     log.info("dbt %s done in %.1fs", " ".join(args[:3]), time.perf_counter() - clock)
+
+
+def _release_dbt_connections() -> None:
+    """dbt in-process keeps its adapter and dbt-duckdb a process-wide DuckDB handle on the
+    warehouse file; close them, so that the next step (and a reader of the file, read-only)
+    can open it."""
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
+        return
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        environment.close()
+    DuckDBConnectionManager.close_all_connections()
 
 
 def _check_input(project: Project, source_table: str, path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .conftest import Built, query_frame
+from .conftest import Built, normalised, query_frame
 
 # small: the Spark run pays a JVM start per dbt / scorehouse command
 CORPORATE, RETAIL, MONTHS = 800, 3_000, 4
@@ -15,7 +15,7 @@ CORPORATE, RETAIL, MONTHS = 800, 3_000, 4
 def table(built: Built, name: str, keys: list[str], columns: str = "*") -> pd.DataFrame:
     project = built.project()
     relation = project.source(*name.split(".")).sql if "." in name else project.model(name).sql
-    frame = query_frame(built, f"select {columns} from {relation}")
+    frame = normalised(query_frame(built, f"select {columns} from {relation}"))
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from python_scoring.cli import main as scorehouse_main
@@ -180,6 +184,22 @@ def query_frame(built: Built, sql: str):
         return con.execute(sql).df()
     finally:
         con.close()
+
+
+def normalised(frame: pd.DataFrame) -> pd.DataFrame:
+    """The engines' client types made comparable: dates (datetime.date, Timestamp) as
+    datetime64, Decimal and bool objects as numbers."""
+    frame = frame.copy()
+    for column in frame.columns:
+        values = frame[column].dropna()
+        if not len(values):
+            continue
+        first = values.iloc[0]
+        if isinstance(first, dt.date | pd.Timestamp):
+            frame[column] = pd.to_datetime(frame[column])
+        elif isinstance(first, Decimal | bool | np.bool_):
+            frame[column] = pd.to_numeric(frame[column].astype(object), errors="raise")
+    return frame
 
 
 def make_warehouse(root: Path, target: str = "duckdb", **env: str) -> Built:

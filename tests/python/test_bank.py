@@ -14,6 +14,7 @@ from mlxtend.frequent_patterns import apriori, association_rules
 
 from python_scoring.bank.generate import BankConfig, generate_bank
 from python_scoring.cli import main as scorehouse_main
+
 from .conftest import REPO, Built, make_warehouse, query_frame
 
 pytestmark = pytest.mark.e2e

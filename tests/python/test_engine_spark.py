@@ -22,16 +22,14 @@ conftest._reader): the Derby metastore admits one JVM at a time.
 
 from __future__ import annotations
 
-import datetime as dt
 import subprocess
 import sys
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from .conftest import REPO, make_warehouse, postgres_database, query, query_frame
+from .conftest import REPO, make_warehouse, normalised, postgres_database, query, query_frame
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres, pytest.mark.e2e]
 
@@ -112,12 +110,12 @@ def assert_same(
 ) -> None:
     """Every engine's frame equals DuckDB's: same rows by key, numbers within FLOAT_RTOL
     (or atol), everything else exactly (dates as dates, nulls as nulls)."""
-    base = _normal(frames["duckdb"]).sort_values(keys, ignore_index=True)
+    base = normalised(frames["duckdb"]).sort_values(keys, ignore_index=True)
     assert len(base), f"{what}: no rows on duckdb"
     for name, frame in frames.items():
         # Spark lists partition columns last: compare by name
         assert sorted(frame.columns) == sorted(base.columns), f"{what} on {name}: columns differ"
-        frame = _normal(frame[list(base.columns)]).sort_values(keys, ignore_index=True)
+        frame = normalised(frame[list(base.columns)]).sort_values(keys, ignore_index=True)
         assert len(frame) == len(base), f"{what} on {name}: {len(frame)} rows, duckdb {len(base)}"
         for column in base.columns:
             left, right = base[column], frame[column]
@@ -130,22 +128,6 @@ def assert_same(
                 f"{what} on {name}: column {column} differs in {int((~same).sum())} rows, e.g. "
                 f"duckdb {left[~same].iloc[0]!r} vs {right[~same].iloc[0]!r}"
             )
-
-
-def _normal(frame: pd.DataFrame) -> pd.DataFrame:
-    """The engines' client types made comparable: dates (datetime.date, Timestamp) as
-    datetime64, Decimal and bool objects as numbers."""
-    frame = frame.copy()
-    for column in frame.columns:
-        values = frame[column].dropna()
-        if not len(values):
-            continue
-        first = values.iloc[0]
-        if isinstance(first, dt.date | pd.Timestamp):
-            frame[column] = pd.to_datetime(frame[column])
-        elif isinstance(first, Decimal | bool | np.bool_):
-            frame[column] = pd.to_numeric(frame[column].astype(object), errors="raise")
-    return frame
 
 
 def _text(series: pd.Series) -> pd.Series:
