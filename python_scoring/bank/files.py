@@ -232,7 +232,8 @@ def run_job(
         else:
             result = run_rule_set(project, wh, spec)
             log.info("%s: %d clusters, %d rules", rule_set, result.clusters, result.rules)
-    _dbt(project, "build", "--select", job.mart)
+    # the mart and the intermediate bank models it reads (cross-sell candidates)
+    _dbt(project, "build", "--select", f"tag:bank_marts,+{job.mart}")
     with Warehouse.connect(project) as wh:
         relation = project.model(job.mart)
         where = f" where rule_set = {sql_literal(rule_set)}" if rule_set else ""

@@ -226,6 +226,14 @@ class PostgresWarehouse(Warehouse):
                 rows[str(relation)] += chunk.num_rows
         return rows
 
+    def replace_slices(self, slices: Iterable[tuple[Relation, dict[str, Any], pa.Table]]) -> None:
+        slices = list(slices)
+        super().replace_slices(slices)
+        # fresh statistics for the SQL that joins these tables next (the rule tables feed
+        # the cross-sell marts): on tables without them PostgreSQL guessed one row per
+        # join and nested-looped for minutes
+        self.execute(*(f"analyze {relation.sql}" for relation, _, _ in slices))
+
     def _empty_table(self, writer: Any, relation: Relation, schema: pa.Schema) -> None:
         """An empty table with the schema's columns: truncated when it exists with those
         columns (so the staging views built on it stay), else created anew."""

@@ -304,6 +304,34 @@ def test_rerunning_the_rules_replaces_the_rule_set(bank):
     assert members["n"][0] == members["ids"][0]
 
 
+def test_a_failed_rules_write_leaves_the_previous_run(bank, capsys):
+    import duckdb
+
+    def run_ids() -> tuple:
+        return tuple(
+            frame(
+                bank,
+                f"select distinct run_id from {rel(bank, table)} "
+                "where rule_set = 'retail_products'",
+            )["run_id"].tolist()
+            for table in ("ml.customer_clusters", "ml.association_rules")
+        )
+
+    before = run_ids()
+    path = bank.env["SCOREHOUSE_DUCKDB_PATH"]
+    con = duckdb.connect(path)
+    con.execute("alter table ml.association_rule_items rename to association_rule_items_away")
+    con.close()
+    try:
+        assert bank.scorehouse("rules", "retail_products") == 2  # the third table is missing
+    finally:
+        con = duckdb.connect(path)
+        con.execute("alter table ml.association_rule_items_away rename to association_rule_items")
+        con.close()
+    assert "association_rule_items" in capsys.readouterr().err
+    assert run_ids() == before  # clusters and rules of the previous run, untouched
+
+
 # ---- file in, file out -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def bank_files(bank, tmp_path_factory) -> dict[str, Path]:

@@ -3,7 +3,8 @@
 --                    product_name of seeds/bank/bank_products.csv (存款, 保险, ...);
 --   baskets          the market baskets' items (stg_bank__basket_items).
 -- An entity holding nothing has no row; `scorehouse rules` still counts it in support
--- through the rule set's cluster input.
+-- through the rule set's cluster input. Analyzed on PostgreSQL: the cross-sell SQL joins it.
+{{ config(post_hook="{{ analyze_table() }}") }}
 with
 
 holdings as (
