@@ -12,13 +12,7 @@ export DBT_PROFILES_DIR=$root SCOREHOUSE_DUCKDB_PATH=$root/warehouse.duckdb \
        SCOREHOUSE_ARTIFACTS=$root/artifacts DBT_TARGET_PATH=$root/target SCOREHOUSE_LOG_DIR=$root/logs
 bin=.venv/bin
 
-step() {  # step NAME COMMAND...
-    local name=$1; shift
-    /usr/bin/time -f "%e %M" -o "$root/time" "$@" > "$root/$name.log" 2>&1
-    read -r seconds kb < "$root/time"
-    total=$(echo "${total:-0} + $seconds" | bc -l)
-    printf "  %-34s %8.1f s   peak RSS %6.2f GB\n" "$name" "$seconds" "$(echo "$kb / 1048576" | bc -l)"
-}
+source bench/steps.sh
 
 month=$($bin/python -c "import duckdb; print(duckdb.connect('$SCOREHOUSE_DUCKDB_PATH', read_only=True).sql('select max(month) from features.subscriber_month_wide').fetchall()[0][0])")
 echo "setup on $n subscribers: dbt parse, ml contract tables, train every registry model"

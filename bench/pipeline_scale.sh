@@ -14,12 +14,7 @@ export DBT_PROFILES_DIR=$root SCOREHOUSE_DUCKDB_PATH=$root/warehouse.duckdb \
        SCOREHOUSE_ARTIFACTS=$root/artifacts DBT_TARGET_PATH=$root/target
 bin=.venv/bin
 
-step() {  # step NAME COMMAND...
-    local name=$1; shift
-    /usr/bin/time -f "%e %M" -o "$root/time" "$@" > "$root/$name.log" 2>&1
-    read -r seconds kb < "$root/time"
-    printf "  %-34s %8.1f s   peak RSS %6.2f GB\n" "$name" "$seconds" "$(echo "$kb / 1048576" | bc -l)"
-}
+source bench/steps.sh
 
 echo "pipeline on $n subscribers x $months months (DuckDB, 2 threads, memory_limit 8GB)"
 step "dbt parse" $bin/dbt parse --quiet

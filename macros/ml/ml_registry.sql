@@ -58,3 +58,24 @@
         (select max({{ month_column }}) from {{ month_relation }})
     {%- endif -%}
 {%- endmacro %}
+
+{#- The scores of a scenario's registry model (ml_registry_model) in its latest scored
+    month that reach the model's registry threshold: the "predicted positive" customers the
+    bank's lists hold. No enabled model: no rows. -#}
+{% macro latest_positive_scores(scenario, domain) -%}
+    {%- set model = ml_registry_model(scenario, domain) -%}
+    select scores.*
+    from {{ source('ml', 'model_scores') }} as scores
+    {%- if model %}
+    where
+        scores.model_name = '{{ model.model_name }}'
+        and scores.score >= {{ model.threshold }}
+        and scores.score_month = (
+            select max(latest.score_month)
+            from {{ source('ml', 'model_scores') }} as latest
+            where latest.model_name = '{{ model.model_name }}'
+        )
+    {%- else %}
+    where 1 = 0
+    {%- endif %}
+{%- endmacro %}

@@ -1,4 +1,3 @@
-{%- set model = ml_registry_model('corporate_potential', domain='bank') %}
 -- Potential corporate customers in Guangdong: the customers of the potential model's
 -- latest scored month whose score reaches the registry threshold and whose registered or
 -- operating address contains '广东' (a literal match, as the business rule says: an
@@ -8,20 +7,11 @@
 with
 
 scores as (
-    select * from {{ source('ml', 'model_scores') }}
-    {%- if model %}
-    where model_name = '{{ model.model_name }}'
-    {%- else %}
-    where 1 = 0
-    {%- endif %}
+    {{ latest_positive_scores('corporate_potential', domain='bank') }}
 ),
 
 registrations as (
     select * from {{ ref('stg_bank__corporate_registrations') }}
-),
-
-latest as (
-    select max(score_month) as score_month from scores
 ),
 
 final as (
@@ -33,14 +23,10 @@ final as (
         scores.score,
         scores.score_month
     from scores
-    inner join latest on scores.score_month = latest.score_month
     inner join registrations on scores.entity_id = registrations.customer_id
     where
-        scores.score >= {{ model.threshold if model else 0.5 }}
-        and (
-            registrations.registered_address like '%广东%'
-            or registrations.operating_address like '%广东%'
-        )
+        registrations.registered_address like '%广东%'
+        or registrations.operating_address like '%广东%'
 )
 
 select * from final
