@@ -22,9 +22,9 @@ echo "bank jobs on $retail retail, $corporate corporate x $months months (DuckDB
 step "dbt parse" $bin/dbt parse --quiet
 step "scorehouse generate bank" $bin/scorehouse generate --domain bank \
     --retail "$retail" --corporate "$corporate" --months "$months"
-step "dbt build bank_features" $bin/dbt build --selector bank_features
+step "dbt build bank_features" $bin/dbt build --selector bank_features --vars '{domain: bank}'
 step "scorehouse train bank" $bin/scorehouse train --domain bank
 step "scorehouse score bank" $bin/scorehouse score --domain bank
 step "scorehouse rules retail_products" $bin/scorehouse rules retail_products
-step "dbt build bank_marts" $bin/dbt build --selector bank_marts
+step "dbt build bank_marts" $bin/dbt build --selector bank_marts --vars '{domain: bank}'
 grep -h "CV AUC\|clusters\|silhouette\|rules in" "$root"/scorehouse*.log | sed 's/^/  /' | tail -20
