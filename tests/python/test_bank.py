@@ -226,7 +226,9 @@ def test_clusters_and_rules_per_cluster(bank):
     baskets = pd.crosstab(mine["entity_id"], mine["item"]).astype(bool)
     baskets = baskets.reindex(members, fill_value=False)
     frequent = apriori(baskets, min_support=0.05, use_colnames=True, max_len=4)
-    direct = association_rules(frequent, num_itemsets=len(baskets), min_threshold=0.5)
+    direct = association_rules(
+        frequent, num_itemsets=len(baskets), min_threshold=0.5, return_metrics=["confidence"]
+    )
     ours = rules[rules["cluster"] == cluster]
     readable = {
         (" + ".join(sorted(a)), " + ".join(sorted(c))): conf
