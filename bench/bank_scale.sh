@@ -9,14 +9,8 @@ cd "$(dirname "$0")/.."
 retail=${1:-500000}
 corporate=${2:-50000}
 months=${3:-6}
-root=bench/results/bank_${retail}
-rm -rf "$root" && mkdir -p "$root"
-cp profiles_example.yml "$root/profiles.yml"
-export DBT_PROFILES_DIR=$root SCOREHOUSE_DUCKDB_PATH=$root/warehouse.duckdb \
-       SCOREHOUSE_ARTIFACTS=$root/artifacts DBT_TARGET_PATH=$root/target
-bin=.venv/bin
-
 source bench/steps.sh
+fresh_bench_warehouse bench/results/bank_${retail}
 
 echo "bank jobs on $retail retail, $corporate corporate x $months months (DuckDB, 2 threads)"
 step "dbt parse" $bin/dbt parse --quiet

@@ -8,11 +8,9 @@ cd "$(dirname "$0")/.."
 n=${1:-1000000}
 root=bench/results/scale_${n}
 [ -f "$root/warehouse.duckdb" ] || { echo "run bash bench/pipeline_scale.sh $n first" >&2; exit 2; }
-export DBT_PROFILES_DIR=$root SCOREHOUSE_DUCKDB_PATH=$root/warehouse.duckdb \
-       SCOREHOUSE_ARTIFACTS=$root/artifacts DBT_TARGET_PATH=$root/target SCOREHOUSE_LOG_DIR=$root/logs
-bin=.venv/bin
-
 source bench/steps.sh
+bench_warehouse "$root"
+export SCOREHOUSE_LOG_DIR=$root/logs
 
 month=$($bin/python -c "import duckdb; print(duckdb.connect('$SCOREHOUSE_DUCKDB_PATH', read_only=True).sql('select max(month) from features.subscriber_month_wide').fetchall()[0][0])")
 echo "setup on $n subscribers: dbt parse, ml contract tables, train every registry model"

@@ -7,14 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
 months=${2:-12}
-root=bench/results/scale_${n}
-rm -rf "$root" && mkdir -p "$root"
-cp profiles_example.yml "$root/profiles.yml"
-export DBT_PROFILES_DIR=$root SCOREHOUSE_DUCKDB_PATH=$root/warehouse.duckdb \
-       SCOREHOUSE_ARTIFACTS=$root/artifacts DBT_TARGET_PATH=$root/target
-bin=.venv/bin
-
 source bench/steps.sh
+fresh_bench_warehouse bench/results/scale_${n}
 
 echo "pipeline on $n subscribers x $months months (DuckDB, 2 threads, memory_limit 8GB)"
 step "dbt parse" $bin/dbt parse --quiet
