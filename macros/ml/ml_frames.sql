@@ -46,25 +46,10 @@ final as (
 select * from final
 {%- endmacro %}
 
-{#- scoring_frame: the wide table of the score month (var score_month, default the latest). -#}
+{#- scoring_frame: the wide table of the score month (var score_month, default the
+    calendar's latest month: a month not yet in the wide table scores nothing). -#}
 {% macro scoring_frame() -%}
-with
-
-wide as (
-    select * from {{ ref('subscriber_month_wide') }}
-),
-
-score_month as (
-    select {{ score_month(ref('int_calendar_months')) }} as month
-),
-
-final as (
-    select wide.*
-    from wide
-    inner join score_month on wide.month = score_month.month
-)
-
-select * from final
+{{ month_scoring_frame('subscriber_month_wide', months_model='int_calendar_months') }}
 {%- endmacro %}
 
 {#- cv_training_frame: for scenarios whose label belongs to the feature month itself (the
@@ -115,8 +100,9 @@ select * from final
 {%- endmacro %}
 
 {#- month_scoring_frame: the score month's rows of a features model (var score_month,
-    default its latest month), without the `exclude` columns. -#}
-{% macro month_scoring_frame(features_model, exclude=[]) -%}
+    default the latest month of `months_model`, itself by default), without the `exclude`
+    columns. -#}
+{% macro month_scoring_frame(features_model, exclude=[], months_model=none) -%}
 with
 
 features as (
@@ -124,7 +110,7 @@ features as (
 ),
 
 score_month as (
-    select {{ score_month(ref(features_model)) }} as month
+    select {{ score_month(ref(months_model or features_model)) }} as month
 ),
 
 final as (

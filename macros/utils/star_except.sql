@@ -2,9 +2,10 @@
     dbt_utils.star (the package hub is unreachable here). Reads the columns from the
     warehouse at run time, so a column added upstream appears downstream by itself. -#}
 {% macro star_except(relation, alias, except=[]) -%}
-    {#- Parse time, or compile/lint before the upstream table was ever built: nothing to
-        introspect, so render a placeholder that still parses. -#}
-    {%- if not execute or load_relation(relation) is none -%}
+    {#- Nothing to exclude: every column, no introspection. Parse time, or compile/lint
+        before the upstream table was ever built: nothing to introspect, so render a
+        placeholder that still parses. -#}
+    {%- if not except or not execute or load_relation(relation) is none -%}
         {{ return(alias ~ '.*') }}
     {%- endif -%}
     {%- set excluded = except | map('lower') | list -%}
