@@ -2,7 +2,7 @@
 
 1. prediction on 1,000,000 rows x 60 features already in memory, 300 trees of 31 leaves,
    2 threads: `lightgbm.Booster.predict` (the reference), lleaves-compiled trees;
-2. reason codes: path attribution (python_scoring.reasons) vs exact TreeSHAP
+2. reason codes: path attribution (python_scoring.features.reasons) vs exact TreeSHAP
    (`pred_contrib`), rows/s, and their top-3 agreement on a sample;
 3. end to end from DuckDB: read in 10 pieces (SQL, last digit of the id), transform,
    predict (lleaves), reasons off / on, write each piece to a staging table and swap the
@@ -70,8 +70,8 @@ def train(path: Path):
 
 def in_memory(pipeline) -> None:
     from python_scoring.artifacts import Artifact
-    from python_scoring.compiled import predictor_for
-    from python_scoring.reasons import PathAttribution, top_reasons
+    from python_scoring.features.compiled import predictor_for
+    from python_scoring.features.reasons import PathAttribution, top_reasons
 
     model = pipeline.named_steps["model"]
     X, _ = synthetic(1_000_000, 2)
@@ -150,11 +150,11 @@ def child(db: Path, model_path: Path, reasons: int) -> None:
     import datetime as dt
 
     from python_scoring.artifacts import Artifact
-    from python_scoring.compiled import predictor_for
-    from python_scoring.pipeline import feature_names
+    from python_scoring.features.compiled import predictor_for
+    from python_scoring.features.pipeline import feature_names
+    from python_scoring.features.reasons import attribution_for
     from python_scoring.project import Relation
-    from python_scoring.reasons import attribution_for
-    from python_scoring.score import ScoringModel, scored_table
+    from python_scoring.scoring.score import ScoringModel, scored_table
     from python_scoring.warehouse._duckdb import DuckDBWarehouse
 
     pipeline = joblib.load(model_path)

@@ -17,8 +17,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from python_scoring.bank import JOB_NAMES
 from python_scoring.errors import ScorehouseError
+from python_scoring.jobs import BANK_JOB_NAMES
 from python_scoring.project import Project
 from python_scoring.registry import DOMAINS
 
@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     rules.add_argument("rule_set", help="a rule set of the registry (e.g. retail_products)")
 
     bank = sub.add_parser("bank", help="a bank job from files: CSV in, dbt + Python, CSV out")
-    bank.add_argument("job", choices=JOB_NAMES)
+    bank.add_argument("job", choices=BANK_JOB_NAMES)
     bank.add_argument("--input", type=Path, required=True, help="CSV file with a header row")
     bank.add_argument("--related", type=Path, help="potential: registration details CSV")
     bank.add_argument("--output", type=Path, required=True, help="result CSV file")
@@ -136,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> None:
     if args.command == "bank":
-        from python_scoring.bank.files import run_job
+        from python_scoring.jobs.bank_files import run_job
 
         rows = run_job(
             args.project_dir,
@@ -163,9 +163,9 @@ def run(args: argparse.Namespace) -> None:
             )
         return
     if args.command == "generate":
-        from python_scoring.bank.generate import BankConfig
-        from python_scoring.generate import GeneratorConfig
-        from python_scoring.load import load_bank, load_synthetic
+        from python_scoring.synthetic import load_bank, load_synthetic
+        from python_scoring.synthetic.bank import BankConfig
+        from python_scoring.synthetic.telco import GeneratorConfig
 
         bank_config = BankConfig(
             n_corporate=args.corporate,
@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> None:
             seed=args.seed,
         )
         if args.csv_dir:
-            from python_scoring.bank.generate import write_csv_files
+            from python_scoring.synthetic.bank import write_csv_files
 
             if args.domain != "bank":
                 raise ScorehouseError("--csv-dir is for --domain bank")
@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> None:
             load_synthetic(project, wh, config)
         return
     if args.command == "rules":
-        from python_scoring.rules import run_rule_set, select_rule_set
+        from python_scoring.mining.rules import run_rule_set, select_rule_set
 
         spec = select_rule_set(project, args.rule_set)
         with Warehouse.connect(project) as wh:
@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> None:
         return
     if args.command == "clean":
         from python_scoring.artifacts import prune
-        from python_scoring.score import latest_scoring_versions
+        from python_scoring.scoring.score import latest_scoring_versions
 
         names = [args.model] if args.model else sorted(load_registry(project))
         if args.model:
@@ -233,7 +233,7 @@ def run(args: argparse.Namespace) -> None:
                 log.info("deleted %s", path)
         return
     if args.command == "summary":
-        from python_scoring.summary import print_summary
+        from python_scoring.jobs.summary import print_summary
 
         with Warehouse.connect(project) as wh:
             print_summary(project, wh)
@@ -242,7 +242,7 @@ def run(args: argparse.Namespace) -> None:
     specs = select_models(project, args.model, args.domain)
     with Warehouse.connect(project) as wh:
         if args.command == "train":
-            from python_scoring.train import format_metrics, headline, train_model
+            from python_scoring.training.train import format_metrics, headline, train_model
 
             for spec in specs:
                 result = train_model(project, wh, spec)
@@ -250,7 +250,7 @@ def run(args: argparse.Namespace) -> None:
                 if not args.quiet:
                     print(format_metrics(result.metrics, spec.threshold))
         elif args.command == "score":
-            from python_scoring.score import score_model
+            from python_scoring.scoring.score import score_model
 
             for spec in specs:
                 result = score_model(

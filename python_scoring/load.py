@@ -1,76 +1,21 @@
-"""Writes data into the tables dbt sources declare: the synthetic operator data
-(`scorehouse generate`) and a user's own CSV file (`scorehouse load`)."""
+"""A user's own files into the tables dbt sources declare: a CSV file (`scorehouse load`)
+and a basket file (one basket per line, `scorehouse bank cross-sell --baskets`)."""
 
 from __future__ import annotations
 
 import csv
 import logging
 import re
-import time
-from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from python_scoring.bank.generate import BANK_TABLES, BankConfig, generate_bank
 from python_scoring.errors import ScorehouseError
-from python_scoring.generate import TABLE_SCHEMAS, GeneratorConfig, generate_telco
 from python_scoring.project import Project
 from python_scoring.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
-SOURCE = "telco"
-
-
-def load_synthetic(project: Project, wh: Warehouse, config: GeneratorConfig) -> dict[str, int]:
-    log.info(
-        "generating %d subscribers x %d months from %s (seed %d)",
-        config.n_subscribers,
-        config.n_months,
-        config.start_month,
-        config.seed,
-    )
-    return load_generated(project, wh, SOURCE, TABLE_SCHEMAS, lambda: generate_telco(config))
-
-
-def load_bank(project: Project, wh: Warehouse, config: BankConfig) -> dict[str, int]:
-    log.info(
-        "generating %d corporate customers x %d months and %d retail customers from %s (seed %d)",
-        config.n_corporate,
-        config.n_months,
-        config.n_retail,
-        config.start_month,
-        config.seed,
-    )
-    return load_generated(project, wh, "bank", BANK_TABLES, lambda: generate_bank(config))
-
-
-def load_generated(
-    project: Project,
-    wh: Warehouse,
-    source: str,
-    tables: Iterable[str],
-    generate: Callable[[], Iterator[tuple[str, pa.Table]]],
-) -> dict[str, int]:
-    """Replace the tables of dbt source `source` with a generator's (table, chunk) pairs."""
-    relations = project.source_tables(source)
-    missing = sorted(set(tables) - set(relations))
-    if missing:
-        raise ScorehouseError(
-            f"dbt source '{source}' does not declare table(s) {', '.join(missing)} "
-            "that the generator writes"
-        )
-    clock = time.perf_counter()
-    try:
-        chunks = ((relations[name], chunk) for name, chunk in generate())
-        rows = wh.replace_tables(chunks)
-    except ValueError as exc:
-        raise ScorehouseError(f"generator: {exc}") from exc
-    for table, n in rows.items():
-        log.info("%s: %d rows", table, n)
-    log.info("generated in %.1fs", time.perf_counter() - clock)
-    return rows
 
 
 def snake_case(name: str) -> str:

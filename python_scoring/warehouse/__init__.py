@@ -54,7 +54,7 @@ def to_pandas(table: pa.Table | pa.RecordBatch):
 
 
 class ScoreTask(Protocol):
-    """Scoring of one piece (python_scoring.score.ScoringTask). Called on a pandas batch
+    """Scoring of one piece (python_scoring.scoring.score.ScoringTask). Called on a pandas batch
     of the scoring input it returns the Arrow table of scores; Spark pickles it to its
     executors and also uses its per-row `columns()`, `constants` and `map_batches`."""
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from mlxtend.frequent_patterns import apriori, association_rules
 
-from python_scoring.bank.generate import BankConfig, generate_bank
 from python_scoring.cli import main as scorehouse_main
+from python_scoring.synthetic.bank import BankConfig, generate_bank
 
 from .conftest import REPO, Built, make_warehouse, query_frame
 

@@ -1,5 +1,5 @@
-"""The in-warehouse statistics (dbt macros) against python_scoring.stats, on DuckDB, and the
-feature-monitoring marts and psi_stable test on generated data."""
+"""The in-warehouse statistics (dbt macros) against python_scoring.features.stats, on
+DuckDB, and the feature-monitoring marts and psi_stable test on generated data."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from python_scoring import metrics, stats
+from python_scoring.features import metrics, stats
 
 from .conftest import make_warehouse, query
 

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from python_scoring import artifacts, metrics, stats
+from python_scoring import artifacts
+from python_scoring.features import metrics, stats
 from python_scoring.registry import load_registry
 
 from .conftest import make_warehouse, query_frame

@@ -1,0 +1,185 @@
+"""The pipeline a registry model trains: screening, derivation, preprocessing, estimator.
+
+Everything fitted travels inside the artifact (one scikit-learn / imbalanced-learn
+`Pipeline`), so batch scoring (and any later online or Spark scoring) transforms a row
+exactly as training did:
+
+    screen   InformationValueScreen   (iv_limit > 0)  drop features with IV < iv_limit
+    derive   PairwiseFeatures         (pairwise)      a+b, a-b, a*b, a/b under iv/r limits
+    prep     ColumnTransformer                        per algorithm, see `_preprocessing`
+    smote    SMOTE                    (imbalance: smote; applied in fit only)
+    model    LGBMClassifier | RandomForestClassifier | LogisticRegression
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from lightgbm import LGBMClassifier
+from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from python_scoring.errors import ScorehouseError
+from python_scoring.features.transformers import (
+    InformationValueScreen,
+    PairwiseFeatures,
+    WoeEncoder,
+)
+from python_scoring.registry import ModelSpec
+
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
+    "lightgbm": {
+        "n_estimators": 300,
+        "learning_rate": 0.05,
+        "num_leaves": 31,
+        "verbose": -1,
+        "n_jobs": 2,
+    },
+    "random_forest": {
+        "n_estimators": 200,
+        "min_samples_leaf": 50,
+        "max_features": "sqrt",
+        "max_samples": 0.5,
+        "n_jobs": 2,
+    },
+    "logistic_regression": {"C": 1.0, "max_iter": 2000},
+}
+ESTIMATORS = {
+    "lightgbm": LGBMClassifier,
+    "random_forest": RandomForestClassifier,
+    "logistic_regression": LogisticRegression,
+}
+# numbers (booleans included) and text, chosen after screening and derivation
+_NUMBERS = make_column_selector(dtype_include=["number", "bool"])
+_TEXT = make_column_selector(dtype_include=["object", "string", "category"])
+
+
+def split_feature_types(frame: pd.DataFrame, candidates: list[str]) -> tuple[list[str], list[str]]:
+    """Numeric (incl. boolean) and categorical (text) feature columns; dates are not model
+    inputs (calendar positions, not behaviour). An object column that holds anything but
+    text is refused rather than silently encoded as categories."""
+    numeric, categorical = [], []
+    for col in candidates:
+        series = frame[col]
+        dtype = series.dtype
+        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+            numeric.append(col)
+        elif isinstance(dtype, pd.CategoricalDtype) or (
+            pd.api.types.is_string_dtype(dtype) and series.dropna().map(type).isin([str]).all()
+        ):
+            categorical.append(col)
+        elif (
+            pd.api.types.is_object_dtype(dtype)
+            and not series.dropna().map(lambda v: hasattr(v, "isoformat")).all()
+        ):
+            raise ScorehouseError(
+                f"feature column '{col}' holds {series.dropna().map(type).iloc[0].__name__} "
+                "values, neither numbers nor text: cast it in the dbt model"
+            )
+    return numeric, categorical
+
+
+def _preprocessing(spec: ModelSpec) -> ColumnTransformer:
+    """Trees take numbers as they are (missing values included) and text as ordinal codes
+    whose unseen and missing categories become missing values. Linear models and SMOTE
+    need complete numbers: median imputation plus a missing-indicator, scaling for the
+    linear model, and one-hot text whose unseen categories encode as all zeros. The
+    scorecard (encoding: woe) replaces every value by its bin's weight of evidence."""
+    if spec.encoding == "woe":
+        steps = [
+            ("woe", WoeEncoder(bins=spec.bins), _NUMBERS),
+            ("woe_text", WoeEncoder(bins=spec.bins), _TEXT),
+        ]
+    elif spec.algorithm == "logistic_regression" or spec.imbalance == "smote":
+        numbers = [SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)]
+        if spec.algorithm == "logistic_regression":
+            numbers.append(StandardScaler())
+        text = make_pipeline(
+            SimpleImputer(strategy="constant", fill_value="(missing)"),
+            OneHotEncoder(handle_unknown="ignore", min_frequency=20, sparse_output=False),
+        )
+        steps = [("numeric", make_pipeline(*numbers), _NUMBERS), ("categorical", text, _TEXT)]
+    else:
+        ordinal = OrdinalEncoder(
+            handle_unknown="use_encoded_value",
+            unknown_value=np.nan,
+            encoded_missing_value=np.nan,
+            dtype=np.float64,
+        )
+        steps = [("numeric", "passthrough", _NUMBERS), ("categorical", ordinal, _TEXT)]
+    prep = ColumnTransformer(steps, verbose_feature_names_out=False)
+    prep.set_output(transform="pandas")
+    return prep
+
+
+def estimator_params(spec: ModelSpec) -> dict[str, Any]:
+    params = {**DEFAULT_PARAMS[spec.algorithm], "random_state": spec.seed}
+    if spec.imbalance == "class_weight":
+        params["class_weight"] = "balanced"
+    return {**params, **spec.params}
+
+
+def build_pipeline(spec: ModelSpec) -> Pipeline:
+    steps: list[tuple[str, Any]] = []
+    if spec.iv_limit > 0:
+        steps.append(("screen", InformationValueScreen(iv_limit=spec.iv_limit, bins=spec.bins)))
+    if spec.pairwise is not None:
+        derive = PairwiseFeatures(
+            top_k=spec.pairwise.top_k,
+            operations=spec.pairwise.operations,
+            iv_limit=spec.iv_limit,
+            r_limit=spec.r_limit,
+            bins=spec.bins,
+        )
+        steps.append(("derive", derive))
+    steps.append(("prep", _preprocessing(spec)))
+    if spec.imbalance == "smote":
+        from imblearn.over_sampling import SMOTE  # imported on demand: ~1.3 s at start-up
+
+        steps.append(("smote", SMOTE(random_state=spec.seed)))
+    try:
+        model = ESTIMATORS[spec.algorithm](**estimator_params(spec))
+    except TypeError as exc:
+        raise ScorehouseError(f"registry model '{spec.name}': bad params: {exc}") from exc
+    steps.append(("model", model))
+    if spec.imbalance == "smote":
+        # imbalanced-learn's Pipeline applies samplers in fit only
+        from imblearn.pipeline import Pipeline as ImbPipeline
+
+        return ImbPipeline(steps)
+    return Pipeline(steps)
+
+
+def model_input(pipeline: Pipeline, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows as the estimator sees them: every fitted step but samplers and the model."""
+    for _, step in pipeline.steps[:-1]:
+        if not hasattr(step, "fit_resample"):
+            frame = step.transform(frame)
+    return frame
+
+
+def feature_names(pipeline: Pipeline) -> list[str]:
+    """Names of the columns the estimator sees, in order."""
+    return list(pipeline.named_steps["prep"].get_feature_names_out())
+
+
+def pipeline_summary(pipeline: Pipeline) -> dict[str, Any]:
+    """What screening and derivation kept, for the artifact metadata and training_runs."""
+    summary: dict[str, Any] = {"dropped_features": [], "derived_features": []}
+    screen = pipeline.named_steps.get("screen")
+    if screen is not None:
+        summary["dropped_features"] = [
+            {"name": c, "iv": float(screen.iv_[c])} for c in screen.dropped_
+        ]
+        summary["feature_iv"] = {c: float(v) for c, v in screen.iv_.items()}
+    derive = pipeline.named_steps.get("derive")
+    if derive is not None:
+        summary["derived_features"] = derive.derived_
+    summary["model_features"] = feature_names(pipeline)
+    return summary

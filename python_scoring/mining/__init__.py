@@ -1,0 +1,1 @@
+"""Rule sets: clustering and per-cluster association rules (`rules`)."""

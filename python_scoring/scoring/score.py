@@ -1,0 +1,451 @@
+"""`scorehouse score`: score a month's population with the latest verified artifact and
+replace that (model, month) slice of ml.model_scores atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from python_scoring import artifacts
+from python_scoring.errors import ScorehouseError
+from python_scoring.features.compiled import Predictor, predictor_for
+from python_scoring.features.pipeline import feature_names, model_input
+from python_scoring.features.reasons import attribution_for, top_reasons
+from python_scoring.progress import Progress
+from python_scoring.project import Project, Relation
+from python_scoring.registry import ModelSpec
+from python_scoring.warehouse import Warehouse, predicate, sql_literal, to_pandas
+
+log = logging.getLogger(__name__)
+SCORE_COLUMNS = ("model_name", "model_version", "score_month", "entity_id", "score", "scored_at")
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    spec: ModelSpec
+    version: str
+    month: dt.date
+    rows: int
+    seconds: float
+
+
+def _check_month(wh: Warehouse, spec: ModelSpec, relation, month: dt.date | None) -> dt.date:
+    m = spec.month_column
+    present = wh.query_arrow(
+        f"select {m} as month, count(*) as n, count(distinct {spec.entity_id}) as ids, "
+        f"count({spec.entity_id}) as with_id from {relation.sql} group by {m}"
+    ).to_pylist()
+    if not present:
+        raise ScorehouseError(f"{relation} is empty: no population to score")
+    months = sorted(r["month"] for r in present)
+    if month is None:
+        if len(months) != 1:
+            raise ScorehouseError(
+                f"{relation} holds several months ({months[0]} .. {months[-1]}): pass --month"
+            )
+        month = months[0]
+    row = next((r for r in present if r["month"] == month), None)
+    if row is None:
+        raise ScorehouseError(
+            f"month {month} is not in {relation} (it holds {', '.join(map(str, months))}); "
+            f"rebuild it with dbt build --vars '{{score_month: {month}}}'"
+        )
+    if row["with_id"] != row["n"]:
+        raise ScorehouseError(
+            f"{relation} has {row['n'] - row['with_id']} row(s) with a null {spec.entity_id} "
+            f"in month {month}: refusing to score"
+        )
+    if row["ids"] != row["n"]:
+        raise ScorehouseError(
+            f"{relation} has {row['n'] - row['ids']} duplicate {spec.entity_id} value(s) in "
+            f"month {month}: refusing to score"
+        )
+    return month, row["n"]
+
+
+def latest_scoring_versions(project: Project, wh: Warehouse) -> dict[str, set[str]]:
+    """Per model, the artifact version(s) that wrote its latest score month."""
+    scores = project.source("ml", "model_scores").sql
+    rows = wh.query_arrow(
+        f"select distinct s.model_name, s.model_version from {scores} as s "
+        f"where s.score_month = (select max(score_month) from {scores} as latest "
+        f"where latest.model_name = s.model_name)"
+    ).to_pylist()
+    versions: dict[str, set[str]] = {}
+    for row in rows:
+        versions.setdefault(row["model_name"], set()).add(row["model_version"])
+    return versions
+
+
+def _verified_artifact(project: Project, wh: Warehouse, spec: ModelSpec, version: str | None):
+    """The artifact to score with: the given version, else the newest one that training
+    recorded in ml.training_runs; its sha256 must match that record too (a model file
+    changed together with its metadata.json is still refused)."""
+    runs = project.source("ml", "training_runs")
+    recorded = {
+        row["model_version"]: row
+        for row in wh.query_arrow(
+            f"select model_version, artifact_sha256, oot_month, train_months from {runs.sql} "
+            f"where model_name = {sql_literal(spec.name)}"
+        ).to_pylist()
+    }
+    on_disk = artifacts.versions(project.artifacts_dir, spec.name)
+    if version is None:
+        usable = [v for v in on_disk if v in recorded]
+        if not usable:
+            raise ScorehouseError(
+                f"no artifact of model '{spec.name}' under {project.artifacts_dir} is "
+                f"recorded in {runs}: run `scorehouse train --model {spec.name}`"
+            )
+        version = usable[-1]
+    elif version not in recorded:
+        raise ScorehouseError(f"version '{version}' of '{spec.name}' is not recorded in {runs}")
+    artifact, pipeline = artifacts.load(project.artifacts_dir, spec.name, version)
+    if recorded[version]["artifact_sha256"] != artifact.sha256:
+        raise ScorehouseError(
+            f"artifact {artifact.path} does not match the sha256 recorded in {runs} "
+            f"({recorded[version]['artifact_sha256'][:12]}...): refusing a modified artifact"
+        )
+    run = recorded[version]
+    # the last month whose labels training saw (a model without out-of-time month: the
+    # last in-time month)
+    last_month = run["oot_month"] or max(
+        dt.date.fromisoformat(m) for m in run["train_months"].split(",")
+    )
+    return artifact, pipeline, last_month
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """What scoring a batch needs from a verified artifact."""
+
+    features: list[str]
+    entity_id: str
+    pipeline: Any
+    predictor: Predictor
+    attribution: Any  # None: no reasons
+    names: list[str]  # columns the estimator sees (reason labels)
+    n_reasons: int
+
+
+_ARROW_TYPES = {
+    "score_month": pa.date32(),
+    "scored_at": pa.timestamp("us"),
+    "piece": pa.int32(),
+    "pieces": pa.int32(),
+}
+
+
+def scored_table(frame, model: ScoringModel, constants: dict[str, Any]) -> pa.Table:
+    """One batch of the scoring input -> rows of ml.model_scores (plus `constants`, the
+    columns equal on every row): transform, predict, and the top reasons."""
+    transformed = model_input(model.pipeline, frame[model.features])
+    n = len(frame)
+    result = {
+        name: pa.array(np.full(n, value), _ARROW_TYPES.get(name))
+        for name, value in constants.items()
+    }
+    result["entity_id"] = pa.array(frame[model.entity_id].astype(str).to_numpy())
+    result["score"] = pa.array(model.predictor.predict(transformed), pa.float64())
+    if model.attribution is not None and model.n_reasons:
+        contributions = model.attribution.contributions(transformed)
+        reasons = top_reasons(contributions, model.names, model.n_reasons)
+        for i, reason in enumerate(reasons, start=1):
+            result[f"reason_{i}"] = pa.array(reason, pa.string())
+    return pa.table(result)
+
+
+# Scoring models loaded in this process, by artifact (dir, model, version, sha256): a Spark
+# executor's Python worker loads and verifies an artifact once, not once per batch.
+_LOADED: dict[tuple[str, str, str], ScoringModel] = {}
+
+
+@dataclass(frozen=True)
+class ScoringTask:
+    """Scoring of one piece, as a picklable callable (Spark ships it to its executors):
+    the artifact is named by version and recorded sha256, loaded and verified in the
+    process that runs it, once."""
+
+    artifacts_dir: str
+    model_name: str
+    version: str
+    sha256: str
+    entity_id: str
+    n_reasons: int
+    compile_trees: bool
+    constants: dict[str, Any]
+
+    def model(self) -> ScoringModel:
+        key = (self.artifacts_dir, self.model_name, self.version, self.sha256)
+        if key not in _LOADED:
+            artifact, pipeline = artifacts.load(
+                Path(self.artifacts_dir), self.model_name, self.version
+            )
+            if artifact.sha256 != self.sha256:
+                raise ScorehouseError(
+                    f"artifact {artifact.path} changed since scoring started (sha256 "
+                    f"{artifact.sha256[:12]}... is not {self.sha256[:12]}...)"
+                )
+            self.keep(artifact, pipeline)
+        return _LOADED[key]
+
+    def keep(self, artifact: artifacts.Artifact, pipeline: Any) -> None:
+        """Hold an artifact verified here as this process's scoring model."""
+        estimator = pipeline.named_steps["model"]
+        _LOADED[(self.artifacts_dir, self.model_name, self.version, self.sha256)] = ScoringModel(
+            artifact.metadata["features"],
+            self.entity_id,
+            pipeline,
+            predictor_for(estimator, artifact, self.compile_trees),
+            attribution_for(estimator) if self.n_reasons else None,
+            feature_names(pipeline),
+            self.n_reasons,
+        )
+
+    def __call__(self, frame) -> pa.Table:
+        return scored_table(frame, self.model(), self.constants)
+
+    def columns(self) -> list[str]:
+        """The columns `__call__` returns (scored_table's)."""
+        reasons = [f"reason_{i}" for i in range(1, self.n_reasons + 1)]
+        return [*self.constants, "entity_id", "score", *reasons]
+
+    def map_batches(self, batches):
+        """mapInArrow's form (Spark executors): Arrow batches in, converted to pandas the
+        way every engine's rows are (same types, same scores), Arrow batches out."""
+        for batch in batches:
+            yield from self(to_pandas(batch)).to_batches()
+
+
+def _staging(target: Relation, spec: ModelSpec, month: dt.date) -> Relation:
+    """The slice's staging table, beside ml.model_scores."""
+    return Relation(
+        target.database, target.schema, f"{target.identifier}__{spec.name}__{month:%Y%m}"
+    )
+
+
+def _resume(wh: Warehouse, target: Relation, staging: Relation, version: str, pieces: int):
+    """The pieces already in staging from an interrupted run of the same version and piece
+    count (each piece was committed whole); otherwise a fresh, empty staging table."""
+    if wh.exists(staging):
+        state = wh.query_arrow(
+            f"select piece, pieces, model_version, count(*) as n from {staging.sql} "
+            "group by piece, pieces, model_version"
+        ).to_pylist()
+        if all(r["pieces"] == pieces and r["model_version"] == version for r in state):
+            done = {r["piece"]: r["n"] for r in state}
+            if done:
+                log.info(
+                    "%s: resuming: pieces %s already written by an interrupted run",
+                    staging,
+                    ", ".join(str(p) for p in sorted(done)),
+                )
+            return done
+        log.info("%s: left by a run with another version or piece count: starting over", staging)
+    wh.create_staging(staging, like=target)
+    return {}
+
+
+def score_model(
+    project: Project,
+    wh: Warehouse,
+    spec: ModelSpec,
+    month: dt.date | None = None,
+    version: str | None = None,
+    n_reasons: int | None = None,
+    pieces: int | None = None,
+    progress: bool = True,
+    compile_trees: bool = True,
+) -> ScoreResult:
+    """Score one month's population piece by piece into a staging table (each piece
+    committed on its own, so a killed run resumes where it stopped), then swap the
+    (model, month) slice of ml.model_scores in one transaction."""
+    clock = time.perf_counter()
+    k = spec.n_reasons if n_reasons is None else n_reasons
+    n_pieces = spec.pieces if pieces is None else pieces
+    max_reasons = int(project.var("max_reasons", 5))
+    if not 0 <= k <= max_reasons:
+        raise ScorehouseError(f"--n-reasons must be between 0 and {max_reasons}, got {k}")
+    if n_pieces < 1:
+        raise ScorehouseError(f"--pieces must be >= 1, got {n_pieces}")
+    artifact, pipeline, oot_month = _verified_artifact(project, wh, spec, version)
+    features = artifact.metadata["features"]
+    relation = project.model(spec.scoring_input)
+    wh.require_columns(relation, [spec.entity_id, spec.month_column, *features])
+    month, population = _check_month(wh, spec, relation, month)
+
+    def index(day: dt.date) -> int:
+        return day.year * 12 + day.month
+
+    if index(month) < index(oot_month) + spec.label_lag_months:
+        raise ScorehouseError(
+            f"version {artifact.version} of '{spec.name}' learned from labels up to "
+            f"{oot_month} + {spec.label_lag_months} month(s); scoring {month} with it would "
+            "use the future: score with a version trained before that month (--version)"
+        )
+    target = project.source("ml", "model_scores")
+    reason_columns = [f"reason_{i}" for i in range(1, k + 1)]
+    wh.require_columns(target, [*SCORE_COLUMNS, *reason_columns])
+    scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    columns = ", ".join([spec.entity_id, *features])
+    piece_of = wh.piece_expression(spec.entity_id, spec.piece_by)
+
+    def task(piece: int) -> ScoringTask:
+        return ScoringTask(
+            str(project.artifacts_dir),
+            spec.name,
+            artifact.version,
+            artifact.sha256,
+            spec.entity_id,
+            k,
+            compile_trees,
+            {
+                "model_name": spec.name,
+                "model_version": artifact.version,
+                "score_month": month,
+                "scored_at": scored_at,
+                "piece": piece,
+                "pieces": n_pieces,
+            },
+        )
+
+    task(0).keep(artifact, pipeline)  # compiled and checked here first: errors surface now
+    scoring = task(0).model()
+
+    def piece_sql(piece: int) -> str:
+        return (
+            f"select {columns} from {relation.sql} where {spec.month_column} = "
+            f"{sql_literal(month)} and {piece_of} % {n_pieces} = {piece}"
+        )
+
+    where = {"model_name": spec.name, "score_month": month}
+    staging = _staging(target, spec, month)
+    with slice_lock(project, wh, spec.name, month):
+        done = _resume(wh, target, staging, artifact.version, n_pieces)
+        meter = Progress(f"{spec.name} {month}", population, n_pieces, enabled=progress)
+        meter.rows = sum(done.values())
+        written = 0
+        try:
+            for piece in range(n_pieces):
+                if piece in done:
+                    meter.step_done("(already written)")
+                    continue
+                rows = wh.score_piece(staging, piece, piece_sql(piece), task(piece), meter.advance)
+                meter.step_done(f"{rows:,} rows")
+                written += 1
+                _crash_test_hook(written)
+        finally:
+            meter.close()
+        staged, strangers = (
+            wh.query_arrow(
+                f"select count(*) as staged, count(*) - count(population.id) as strangers "
+                f"from {staging.sql} as staged left join (select "
+                f"{wh.as_text(spec.entity_id)} as id from {relation.sql} "
+                f"where {spec.month_column} = {sql_literal(month)}) as population "
+                "on staged.entity_id = population.id"
+            )
+            .to_pylist()[0]
+            .values()
+        )
+        # staged ids are unique (pieces partition the ids), so equal counts and no staged id
+        # outside the month's population mean the same set of ids
+        if staged != population or strangers:
+            # stale pieces (the input was rebuilt since they were written): start over
+            wh.drop(staging)
+            raise ScorehouseError(
+                f"{staging} held {staged} rows ({strangers} of ids no longer in the input) but "
+                f"{relation} has {population} for {month}: the scoring input changed between "
+                "pieces; the staged pieces were dropped, rerun `scorehouse score`"
+            )
+        rows = wh.swap_slice(target, where, staging)
+    seconds = time.perf_counter() - clock
+    log.info(
+        "%s: wrote %d scores for %s (version %s, %d pieces, predicted by %s) to %s in %.1fs",
+        spec.name,
+        rows,
+        month,
+        artifact.version,
+        n_pieces,
+        scoring.predictor.method,
+        target,
+        seconds,
+    )
+    return ScoreResult(spec, artifact.version, month, rows, seconds)
+
+
+def _crash_test_hook(pieces_written: int) -> None:
+    """Crash tests only: SCOREHOUSE_KILL_AFTER_PIECES=n kills this process (SIGKILL, no
+    cleanup) right after its n-th piece is committed, as an operator's kill -9 would."""
+    limit = os.environ.get("SCOREHOUSE_KILL_AFTER_PIECES")
+    if limit and pieces_written >= int(limit):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def slice_lock(project: Project, wh: Warehouse, model_name: str, month: dt.date):
+    """Hold the (model, month) row of ml.scoring_locks while scoring. A row held by a
+    live process (or by another host) refuses this run; a row left by a process that no
+    longer exists on this host is taken over."""
+    locks = project.source("ml", "scoring_locks")
+    host, pid, run_id = socket.gethostname(), os.getpid(), uuid.uuid4().hex
+    where = {"model_name": model_name, "score_month": month}
+    held = wh.query_arrow(
+        f"select run_id, host, pid, started_at from {locks.sql} where {predicate(where)}"
+    )
+    for row in held.to_pylist():
+        if row["host"] == host and not _alive(row["pid"]):
+            log.warning(
+                "%s %s: taking over the lock of run %s (pid %d, no longer running)",
+                model_name,
+                month,
+                row["run_id"],
+                row["pid"],
+            )
+            continue
+        raise ScorehouseError(
+            f"{model_name} {month} is being scored by run {row['run_id']} (pid {row['pid']} "
+            f"on {row['host']}, since {row['started_at']}): wait for it to finish; if that "
+            f"process is gone, delete its row from {locks}"
+        )
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    row = {"run_id": run_id, "host": host, "pid": pid, "started_at": now}
+    wh.replace_rows(locks, where, _lock_row({**where, **row}))
+    try:
+        yield
+    finally:
+        wh.replace_rows(locks, {"run_id": run_id}, _lock_row({}))
+
+
+def _lock_row(values: dict[str, Any]) -> pa.Table:
+    """A row of ml.scoring_locks (no row for empty values)."""
+    types = {
+        "model_name": pa.string(),
+        "score_month": pa.date32(),
+        "run_id": pa.string(),
+        "host": pa.string(),
+        "pid": pa.int64(),
+        "started_at": pa.timestamp("us"),
+    }
+    return pa.table({c: pa.array([values[c]] if values else [], t) for c, t in types.items()})
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
