@@ -6,7 +6,7 @@
    (`pred_contrib`), rows/s, and their top-3 agreement on a sample;
 3. end to end from DuckDB: read in 10 pieces (SQL, last digit of the id), transform,
    predict (lleaves), reasons off / on, write each piece to a staging table and swap the
-   slice -- the functions `scorehouse score` runs (`scored_table`, `score_piece`,
+   slice -- the functions `scorehouse score` runs (`scored_table`, `write_piece`,
    `swap_slice`) -- in a child process whose peak RSS is measured, at 1,000,000 and
    10,000,000 rows (a narrow synthetic scoring-input table generated in DuckDB).
 
@@ -154,7 +154,7 @@ def child(db: Path, model_path: Path, reasons: int) -> None:
     from python_scoring.features.pipeline import feature_names
     from python_scoring.features.reasons import attribution_for
     from python_scoring.project import Relation
-    from python_scoring.scoring.score import ScoringModel, scored_table
+    from python_scoring.scoring.task import ScoringModel, scored_table
     from python_scoring.warehouse._duckdb import DuckDBWarehouse
 
     pipeline = joblib.load(model_path)
@@ -174,7 +174,7 @@ def child(db: Path, model_path: Path, reasons: int) -> None:
     )
     target = Relation(None, "main", "model_scores")
     staging = Relation(None, "main", "model_scores__staging")
-    wh.create_staging(staging, like=target)
+    wh.create_piece_table(staging, like=target)
     piece_of = wh.piece_expression("id", "last_digit")
     now = dt.datetime.now()
     clock = time.perf_counter()
@@ -191,7 +191,7 @@ def child(db: Path, model_path: Path, reasons: int) -> None:
             "piece": piece,
             "pieces": PIECES,
         }
-        wh.score_piece(
+        wh.write_piece(
             staging,
             piece,
             sql,

@@ -3,32 +3,24 @@ replace that (model, month) slice of ml.model_scores atomically."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import os
 import signal
-import socket
 import time
-import uuid
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pyarrow as pa
 
 from python_scoring import artifacts
 from python_scoring.errors import ScorehouseError
-from python_scoring.features.compiled import Predictor, predictor_for
-from python_scoring.features.pipeline import feature_names, model_input
-from python_scoring.features.reasons import attribution_for, top_reasons
 from python_scoring.progress import Progress
 from python_scoring.project import Project, Relation
 from python_scoring.registry import ModelSpec
-from python_scoring.warehouse import Warehouse, predicate, sql_literal, to_pandas
+from python_scoring.scoring.locks import slice_lock
+from python_scoring.scoring.task import ScoringTask
+from python_scoring.warehouse import Warehouse, sql_literal
 
 log = logging.getLogger(__name__)
+
 SCORE_COLUMNS = ("model_name", "model_version", "score_month", "entity_id", "score", "scored_at")
 
 
@@ -89,7 +81,7 @@ def latest_scoring_versions(project: Project, wh: Warehouse) -> dict[str, set[st
     return versions
 
 
-def _verified_artifact(project: Project, wh: Warehouse, spec: ModelSpec, version: str | None):
+def verified_artifact(project: Project, wh: Warehouse, spec: ModelSpec, version: str | None):
     """The artifact to score with: the given version, else the newest one that training
     recorded in ml.training_runs; its sha256 must match that record too (a model file
     changed together with its metadata.json is still refused)."""
@@ -127,108 +119,6 @@ def _verified_artifact(project: Project, wh: Warehouse, spec: ModelSpec, version
     return artifact, pipeline, last_month
 
 
-@dataclass(frozen=True)
-class ScoringModel:
-    """What scoring a batch needs from a verified artifact."""
-
-    features: list[str]
-    entity_id: str
-    pipeline: Any
-    predictor: Predictor
-    attribution: Any  # None: no reasons
-    names: list[str]  # columns the estimator sees (reason labels)
-    n_reasons: int
-
-
-_ARROW_TYPES = {
-    "score_month": pa.date32(),
-    "scored_at": pa.timestamp("us"),
-    "piece": pa.int32(),
-    "pieces": pa.int32(),
-}
-
-
-def scored_table(frame, model: ScoringModel, constants: dict[str, Any]) -> pa.Table:
-    """One batch of the scoring input -> rows of ml.model_scores (plus `constants`, the
-    columns equal on every row): transform, predict, and the top reasons."""
-    transformed = model_input(model.pipeline, frame[model.features])
-    n = len(frame)
-    result = {
-        name: pa.array(np.full(n, value), _ARROW_TYPES.get(name))
-        for name, value in constants.items()
-    }
-    result["entity_id"] = pa.array(frame[model.entity_id].astype(str).to_numpy())
-    result["score"] = pa.array(model.predictor.predict(transformed), pa.float64())
-    if model.attribution is not None and model.n_reasons:
-        contributions = model.attribution.contributions(transformed)
-        reasons = top_reasons(contributions, model.names, model.n_reasons)
-        for i, reason in enumerate(reasons, start=1):
-            result[f"reason_{i}"] = pa.array(reason, pa.string())
-    return pa.table(result)
-
-
-# Scoring models loaded in this process, by artifact (dir, model, version, sha256): a Spark
-# executor's Python worker loads and verifies an artifact once, not once per batch.
-_LOADED: dict[tuple[str, str, str], ScoringModel] = {}
-
-
-@dataclass(frozen=True)
-class ScoringTask:
-    """Scoring of one piece, as a picklable callable (Spark ships it to its executors):
-    the artifact is named by version and recorded sha256, loaded and verified in the
-    process that runs it, once."""
-
-    artifacts_dir: str
-    model_name: str
-    version: str
-    sha256: str
-    entity_id: str
-    n_reasons: int
-    compile_trees: bool
-    constants: dict[str, Any]
-
-    def model(self) -> ScoringModel:
-        key = (self.artifacts_dir, self.model_name, self.version, self.sha256)
-        if key not in _LOADED:
-            artifact, pipeline = artifacts.load(
-                Path(self.artifacts_dir), self.model_name, self.version
-            )
-            if artifact.sha256 != self.sha256:
-                raise ScorehouseError(
-                    f"artifact {artifact.path} changed since scoring started (sha256 "
-                    f"{artifact.sha256[:12]}... is not {self.sha256[:12]}...)"
-                )
-            self.keep(artifact, pipeline)
-        return _LOADED[key]
-
-    def keep(self, artifact: artifacts.Artifact, pipeline: Any) -> None:
-        """Hold an artifact verified here as this process's scoring model."""
-        estimator = pipeline.named_steps["model"]
-        _LOADED[(self.artifacts_dir, self.model_name, self.version, self.sha256)] = ScoringModel(
-            artifact.metadata["features"],
-            self.entity_id,
-            pipeline,
-            predictor_for(estimator, artifact, self.compile_trees),
-            attribution_for(estimator) if self.n_reasons else None,
-            feature_names(pipeline),
-            self.n_reasons,
-        )
-
-    def __call__(self, frame) -> pa.Table:
-        return scored_table(frame, self.model(), self.constants)
-
-    def columns(self) -> list[str]:
-        """The columns `__call__` returns (scored_table's)."""
-        reasons = [f"reason_{i}" for i in range(1, self.n_reasons + 1)]
-        return [*self.constants, "entity_id", "score", *reasons]
-
-    def map_batches(self, batches):
-        """mapInArrow's form (Spark executors): Arrow batches in, converted to pandas the
-        way every engine's rows are (same types, same scores), Arrow batches out."""
-        for batch in batches:
-            yield from self(to_pandas(batch)).to_batches()
-
-
 def _staging(target: Relation, spec: ModelSpec, month: dt.date) -> Relation:
     """The slice's staging table, beside ml.model_scores."""
     return Relation(
@@ -254,7 +144,7 @@ def _resume(wh: Warehouse, target: Relation, staging: Relation, version: str, pi
                 )
             return done
         log.info("%s: left by a run with another version or piece count: starting over", staging)
-    wh.create_staging(staging, like=target)
+    wh.create_piece_table(staging, like=target)
     return {}
 
 
@@ -280,7 +170,7 @@ def score_model(
         raise ScorehouseError(f"--n-reasons must be between 0 and {max_reasons}, got {k}")
     if n_pieces < 1:
         raise ScorehouseError(f"--pieces must be >= 1, got {n_pieces}")
-    artifact, pipeline, oot_month = _verified_artifact(project, wh, spec, version)
+    artifact, pipeline, oot_month = verified_artifact(project, wh, spec, version)
     features = artifact.metadata["features"]
     relation = project.model(spec.scoring_input)
     wh.require_columns(relation, [spec.entity_id, spec.month_column, *features])
@@ -342,7 +232,7 @@ def score_model(
                 if piece in done:
                     meter.step_done("(already written)")
                     continue
-                rows = wh.score_piece(staging, piece, piece_sql(piece), task(piece), meter.advance)
+                rows = wh.write_piece(staging, piece, piece_sql(piece), task(piece), meter.advance)
                 meter.step_done(f"{rows:,} rows")
                 written += 1
                 _crash_test_hook(written)
@@ -391,61 +281,3 @@ def _crash_test_hook(pieces_written: int) -> None:
     limit = os.environ.get("SCOREHOUSE_KILL_AFTER_PIECES")
     if limit and pieces_written >= int(limit):
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-@contextlib.contextmanager
-def slice_lock(project: Project, wh: Warehouse, model_name: str, month: dt.date):
-    """Hold the (model, month) row of ml.scoring_locks while scoring. A row held by a
-    live process (or by another host) refuses this run; a row left by a process that no
-    longer exists on this host is taken over."""
-    locks = project.source("ml", "scoring_locks")
-    host, pid, run_id = socket.gethostname(), os.getpid(), uuid.uuid4().hex
-    where = {"model_name": model_name, "score_month": month}
-    held = wh.query_arrow(
-        f"select run_id, host, pid, started_at from {locks.sql} where {predicate(where)}"
-    )
-    for row in held.to_pylist():
-        if row["host"] == host and not _alive(row["pid"]):
-            log.warning(
-                "%s %s: taking over the lock of run %s (pid %d, no longer running)",
-                model_name,
-                month,
-                row["run_id"],
-                row["pid"],
-            )
-            continue
-        raise ScorehouseError(
-            f"{model_name} {month} is being scored by run {row['run_id']} (pid {row['pid']} "
-            f"on {row['host']}, since {row['started_at']}): wait for it to finish; if that "
-            f"process is gone, delete its row from {locks}"
-        )
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    row = {"run_id": run_id, "host": host, "pid": pid, "started_at": now}
-    wh.replace_rows(locks, where, _lock_row({**where, **row}))
-    try:
-        yield
-    finally:
-        wh.replace_rows(locks, {"run_id": run_id}, _lock_row({}))
-
-
-def _lock_row(values: dict[str, Any]) -> pa.Table:
-    """A row of ml.scoring_locks (no row for empty values)."""
-    types = {
-        "model_name": pa.string(),
-        "score_month": pa.date32(),
-        "run_id": pa.string(),
-        "host": pa.string(),
-        "pid": pa.int64(),
-        "started_at": pa.timestamp("us"),
-    }
-    return pa.table({c: pa.array([values[c]] if values else [], t) for c, t in types.items()})
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True

@@ -53,10 +53,11 @@ def to_pandas(table: pa.Table | pa.RecordBatch):
     return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
-class ScoreTask(Protocol):
-    """Scoring of one piece (python_scoring.scoring.score.ScoringTask). Called on a pandas batch
-    of the scoring input it returns the Arrow table of scores; Spark pickles it to its
-    executors and also uses its per-row `columns()`, `constants` and `map_batches`."""
+class BatchTask(Protocol):
+    """A picklable function from a pandas batch of a query's rows to an Arrow table (e.g.
+    python_scoring.scoring.task.ScoringTask). `constants` are output columns equal on every
+    row; `columns()` names the output columns; `map_batches` is its mapInArrow form (Spark
+    pickles the task to its executors)."""
 
     constants: dict[str, Any]
 
@@ -178,9 +179,9 @@ class Warehouse:
                 if table.num_rows:
                     self._insert(writer, relation, table)
 
-    def create_staging(self, staging: Relation, like: Relation) -> None:
-        """A fresh, empty scoring staging table: the columns of `like` plus the integer
-        columns piece and pieces."""
+    def create_piece_table(self, staging: Relation, like: Relation) -> None:
+        """A fresh, empty table written piece by piece (write_piece): the columns of `like`
+        plus the integer columns piece and pieces."""
         self.execute(
             f"drop table if exists {staging.sql}",
             f"create table {staging.sql} as select *, cast(0 as integer) as piece, "
@@ -190,20 +191,21 @@ class Warehouse:
     def drop(self, relation: Relation) -> None:
         self.execute(f"drop table if exists {relation.sql}")
 
-    def score_piece(
+    def write_piece(
         self,
         staging: Relation,
         piece: int,
         sql: str,
-        score: ScoreTask,
+        task: BatchTask,
         advance: Callable[[int], None],
     ) -> int:
-        """Score the rows of `sql` batch by batch in this process and replace the rows of
-        `piece` in staging with them, in one transaction; returns the rows written."""
+        """Run `task` over the rows of `sql` batch by batch in this process and replace the
+        rows of `piece` in staging with its output, in one transaction; returns the rows
+        written."""
 
         def batches():
             for batch in self.stream(sql, BATCH_ROWS):
-                table = score(to_pandas(batch))
+                table = task(to_pandas(batch))
                 advance(table.num_rows)
                 yield table
 

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from python_scoring.errors import ScorehouseError
 from python_scoring.project import Relation
-from python_scoring.warehouse import ScoreTask, Warehouse, predicate, sql_literal
+from python_scoring.warehouse import BatchTask, Warehouse, predicate, sql_literal
 
 
 def _plain(table: pa.Table) -> pa.Table:
@@ -206,7 +206,7 @@ class SparkWarehouse(Warehouse):
             self._sql(f"alter table {staged.sql} rename to {target.sql}")
         return rows
 
-    def create_staging(self, staging: Relation, like: Relation) -> None:
+    def create_piece_table(self, staging: Relation, like: Relation) -> None:
         self.drop(staging)
         self._sql(
             f"create table {staging.sql} using parquet partitioned by (piece) as "
@@ -214,21 +214,21 @@ class SparkWarehouse(Warehouse):
             "where 1 = 0"
         )
 
-    def score_piece(
+    def write_piece(
         self,
         staging: Relation,
         piece: int,
         sql: str,
-        score: ScoreTask,
+        task: BatchTask,
         advance: Callable[[int], None],
     ) -> int:
-        """Distributed: the executors score their partitions of the piece (mapInArrow
-        with the picklable ScoringTask) and the piece's staging partition is overwritten
-        with the result. Columns equal on every row are added here, in SQL."""
+        """Distributed: the executors run the picklable task over their partitions of the
+        piece (mapInArrow) and the piece's staging partition is overwritten with the
+        result. Columns equal on every row are added here, in SQL."""
         from pyspark.sql.types import StructType
 
         staged = self.spark.table(staging.sql).schema
-        per_row = dataclasses.replace(score, constants={})
+        per_row = dataclasses.replace(task, constants={})
         produced = per_row.columns()
         scored = self._sql(sql).mapInArrow(
             per_row.map_batches, StructType([f for f in staged if f.name in produced])
@@ -237,8 +237,8 @@ class SparkWarehouse(Warehouse):
         scored.createOrReplaceTempView(view)
 
         def value(field) -> str:
-            if field.name in score.constants:
-                literal = sql_literal(score.constants[field.name])
+            if field.name in task.constants:
+                literal = sql_literal(task.constants[field.name])
                 return f"cast({literal} as {field.dataType.simpleString()})"
             if field.name in produced:
                 return field.name

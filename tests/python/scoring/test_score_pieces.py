@@ -197,7 +197,7 @@ def test_top_reason_changes_when_that_feature_is_perturbed(warehouse):
     from python_scoring.features.compiled import Predictor
     from python_scoring.features.pipeline import feature_names
     from python_scoring.features.reasons import attribution_for
-    from python_scoring.scoring.score import ScoringModel, scored_table
+    from python_scoring.scoring.task import ScoringModel, scored_table
 
     ((version,),) = query(
         warehouse, "select model_version from ml.training_runs where model_name = 'churn_lgbm'"

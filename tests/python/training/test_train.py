@@ -14,7 +14,7 @@ import pytest
 
 from python_scoring.errors import ScorehouseError
 from python_scoring.registry import Search, load_registry
-from python_scoring.training import train
+from python_scoring.training import plan, report, train
 from python_scoring.warehouse import Warehouse
 
 from ..conftest import query
@@ -56,8 +56,8 @@ def test_memory_guard_trains_on_a_stratified_sample(trainer, warehouse, caplog):
     months = [*first.artifact.metadata["train_months"], first.artifact.metadata["oot_month"]]
     available = first.artifact.metadata["rows_available"]
     n_columns = len(query(warehouse, "describe ml.churn_training_set"))
-    estimate_gb = available * n_columns * train.PEAK_BYTES_PER_CELL / 1e9
-    with caplog.at_level(logging.WARNING, logger="python_scoring.training.train"):
+    estimate_gb = available * n_columns * plan.PEAK_BYTES_PER_CELL / 1e9
+    with caplog.at_level(logging.WARNING, logger="python_scoring.training.plan"):
         result = trainer(name="churn_sampled", memory_budget_gb=estimate_gb / 4)
     assert "stratified sample of 25.0% of the rows" in caplog.text
     meta = result.artifact.metadata
@@ -113,7 +113,7 @@ def test_oot_month_override(trainer):
 
 def test_printed_report_agrees_with_model_metrics(trainer, warehouse):
     result = trainer(name="churn_report")
-    printed = train.format_metrics(result.metrics, 0.5)
+    printed = report.format_metrics(result.metrics, 0.5)
     stored = {
         (split, metric): value
         for split, metric, value in query(

@@ -1,0 +1,121 @@
+"""Scoring a batch, the same code on every engine: a verified artifact's pipeline,
+predictor and reason attribution (`ScoringModel`) and the picklable task Spark ships to
+its executors (`ScoringTask`), which loads and verifies the artifact once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from python_scoring import artifacts
+from python_scoring.errors import ScorehouseError
+from python_scoring.features.compiled import Predictor, predictor_for
+from python_scoring.features.pipeline import feature_names, model_input
+from python_scoring.features.reasons import attribution_for, top_reasons
+from python_scoring.warehouse import to_pandas
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """What scoring a batch needs from a verified artifact."""
+
+    features: list[str]
+    entity_id: str
+    pipeline: Any
+    predictor: Predictor
+    attribution: Any  # None: no reasons
+    names: list[str]  # columns the estimator sees (reason labels)
+    n_reasons: int
+
+
+_ARROW_TYPES = {
+    "score_month": pa.date32(),
+    "scored_at": pa.timestamp("us"),
+    "piece": pa.int32(),
+    "pieces": pa.int32(),
+}
+
+
+def scored_table(frame, model: ScoringModel, constants: dict[str, Any]) -> pa.Table:
+    """One batch of the scoring input -> rows of ml.model_scores (plus `constants`, the
+    columns equal on every row): transform, predict, and the top reasons."""
+    transformed = model_input(model.pipeline, frame[model.features])
+    n = len(frame)
+    result = {
+        name: pa.array(np.full(n, value), _ARROW_TYPES.get(name))
+        for name, value in constants.items()
+    }
+    result["entity_id"] = pa.array(frame[model.entity_id].astype(str).to_numpy())
+    result["score"] = pa.array(model.predictor.predict(transformed), pa.float64())
+    if model.attribution is not None and model.n_reasons:
+        contributions = model.attribution.contributions(transformed)
+        reasons = top_reasons(contributions, model.names, model.n_reasons)
+        for i, reason in enumerate(reasons, start=1):
+            result[f"reason_{i}"] = pa.array(reason, pa.string())
+    return pa.table(result)
+
+
+# Scoring models loaded in this process, by artifact (dir, model, version, sha256): a Spark
+# executor's Python worker loads and verifies an artifact once, not once per batch.
+_LOADED: dict[tuple[str, str, str], ScoringModel] = {}
+
+
+@dataclass(frozen=True)
+class ScoringTask:
+    """Scoring of one piece, as a picklable callable (Spark ships it to its executors):
+    the artifact is named by version and recorded sha256, loaded and verified in the
+    process that runs it, once."""
+
+    artifacts_dir: str
+    model_name: str
+    version: str
+    sha256: str
+    entity_id: str
+    n_reasons: int
+    compile_trees: bool
+    constants: dict[str, Any]
+
+    def model(self) -> ScoringModel:
+        key = (self.artifacts_dir, self.model_name, self.version, self.sha256)
+        if key not in _LOADED:
+            artifact, pipeline = artifacts.load(
+                Path(self.artifacts_dir), self.model_name, self.version
+            )
+            if artifact.sha256 != self.sha256:
+                raise ScorehouseError(
+                    f"artifact {artifact.path} changed since scoring started (sha256 "
+                    f"{artifact.sha256[:12]}... is not {self.sha256[:12]}...)"
+                )
+            self.keep(artifact, pipeline)
+        return _LOADED[key]
+
+    def keep(self, artifact: artifacts.Artifact, pipeline: Any) -> None:
+        """Hold an artifact verified here as this process's scoring model."""
+        estimator = pipeline.named_steps["model"]
+        _LOADED[(self.artifacts_dir, self.model_name, self.version, self.sha256)] = ScoringModel(
+            artifact.metadata["features"],
+            self.entity_id,
+            pipeline,
+            predictor_for(estimator, artifact, self.compile_trees),
+            attribution_for(estimator) if self.n_reasons else None,
+            feature_names(pipeline),
+            self.n_reasons,
+        )
+
+    def __call__(self, frame) -> pa.Table:
+        return scored_table(frame, self.model(), self.constants)
+
+    def columns(self) -> list[str]:
+        """The columns `__call__` returns (scored_table's)."""
+        reasons = [f"reason_{i}" for i in range(1, self.n_reasons + 1)]
+        return [*self.constants, "entity_id", "score", *reasons]
+
+    def map_batches(self, batches):
+        """mapInArrow's form (Spark executors): Arrow batches in, converted to pandas the
+        way every engine's rows are (same types, same scores), Arrow batches out."""
+        for batch in batches:
+            yield from self(to_pandas(batch)).to_batches()

@@ -1,0 +1,118 @@
+"""A training run into the warehouse: ml.training_runs, ml.model_metrics and
+ml.score_baselines in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from python_scoring import artifacts
+from python_scoring.features import stats
+from python_scoring.project import Project
+from python_scoring.registry import ModelSpec
+from python_scoring.training.plan import SPLITS
+from python_scoring.warehouse import Warehouse
+
+
+def record_run(
+    project: Project,
+    wh: Warehouse,
+    spec: ModelSpec,
+    artifact: artifacts.Artifact,
+    results: dict[str, dict[str, float]],
+    started: dt.datetime,
+    reference_scores: np.ndarray,
+) -> None:
+    meta = artifact.metadata
+    run_id = uuid.uuid4().hex
+    row: dict[str, Any] = {
+        "run_id": run_id,
+        "model_name": spec.name,
+        "model_version": artifact.version,
+        "algorithm": spec.algorithm,
+        "train_months": ",".join(meta["train_months"]),
+        "oot_month": dt.date.fromisoformat(meta["oot_month"]) if meta["oot_month"] else None,
+        "positive_rate_train": results["train"]["positive_rate"],
+        "features": json.dumps(meta["features"]),
+        "dropped_features": json.dumps(meta["dropped_features"]),
+        "derived_features": json.dumps(meta["derived_features"]),
+        "params": json.dumps(
+            {"estimator": meta["params"], "search": meta["search"], "imbalance": spec.imbalance},
+            default=str,
+            sort_keys=True,
+        ),
+        "rows_available": meta["rows_available"],
+        "sample_fraction": meta["sample_fraction"],
+        "data_fingerprint": meta["data_fingerprint"],
+        "cv_auc": results["cv"]["auc"] if "cv" in results else None,
+        "artifact_sha256": artifact.sha256,
+        "library_versions": json.dumps(meta["library_versions"], sort_keys=True),
+        "started_at": started,
+        "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+    }
+    for split in SPLITS:
+        split_result = results.get(split, {})
+        row[f"rows_{split}"] = split_result.get("rows")
+        row[f"auc_{split}"] = split_result.get("auc")
+        row[f"ks_{split}"] = split_result.get("ks")
+    relation = project.source("ml", "training_runs")
+    wh.require_columns(relation, row)
+    metric_rows = [
+        {
+            "run_id": run_id,
+            "model_name": spec.name,
+            "model_version": artifact.version,
+            "split": split,
+            "metric": metric,
+            "value": float(value),
+        }
+        for split, values in results.items()
+        for metric, value in values.items()
+    ]
+    metrics_relation = project.source("ml", "model_metrics")
+    wh.require_columns(metrics_relation, metric_rows[0])
+    baselines = project.source("ml", "score_baselines")
+    wh.require_columns(baselines, ["run_id", "bin", "upper_edge", "baseline_share"])
+    schema = pa.schema([(k, _arrow_type(k, v)) for k, v in row.items()])
+    # one transaction: a run is recorded with its metrics and baseline or not at all
+    # (scoring only uses versions recorded in training_runs)
+    wh.append_all(
+        [
+            (metrics_relation, pa.Table.from_pylist(metric_rows)),
+            (baselines, _score_baseline(run_id, spec.name, artifact.version, reference_scores)),
+            (relation, pa.Table.from_pylist([row], schema=schema)),
+        ]
+    )
+
+
+def _score_baseline(run_id: str, model: str, version: str, scores: np.ndarray) -> pa.Table:
+    """Decile cut points of the reference scores and each bin's share (stats binning:
+    right-closed bins, the last one open), the baseline of score_monitoring's PSI."""
+    cuts = stats.equal_frequency_cuts(scores, 10)
+    shares = np.bincount(stats.assign_bins(scores, cuts), minlength=cuts.size + 1) / scores.size
+    return pa.table(
+        {
+            "run_id": [run_id] * shares.size,
+            "model_name": [model] * shares.size,
+            "model_version": [version] * shares.size,
+            "bin": pa.array(np.arange(shares.size), pa.int32()),
+            "upper_edge": pa.array([*cuts.tolist(), None], pa.float64()),
+            "baseline_share": pa.array(shares, pa.float64()),
+        }
+    )
+
+
+def _arrow_type(name: str, value: Any) -> pa.DataType:
+    """Types of the training_runs row (nulls need one: a model without out-of-time month)."""
+    if name == "oot_month":
+        return pa.date32()
+    if name.startswith("rows_"):
+        return pa.int64()
+    if name.startswith(("auc_", "ks_", "cv_")) or name in ("sample_fraction",):
+        return pa.float64()
+    return pa.array([value]).type
