@@ -1,6 +1,6 @@
-{#- The tables python_scoring writes (DESIGN.md contract), created if missing at the start of
-    every dbt invocation, so that `dbt build` works before anything was scored and the
-    contract's column names and types live in one reviewed place. Python inserts into
+{#- The tables python_scoring writes (docs/architecture.md, Contracts), created if missing at
+    the start of every dbt invocation, so that `dbt build` works before anything was scored
+    and the contract's column names and types live in one reviewed place. Python inserts into
     them and checks their columns; it never creates them. -#}
 {% macro create_ml_contract_tables() -%}
     {{ return(adapter.dispatch('create_ml_contract_tables', 'scorehouse')()) }}

@@ -1,5 +1,5 @@
-{#- The training frame and scoring input of a scenario: every scenario selects the same
-    wide table, so the frame logic lives once here.
+{#- The training frame and scoring input of a telco scenario: every telco scenario selects
+    the same wide table, so the frame logic lives once here.
 
     training_frame: wide-table features of month m joined to the scenario's label for m
     (observed in m+1), for the months whose label matured by the score month.

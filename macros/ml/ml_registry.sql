@@ -1,7 +1,7 @@
 {#- The model registry: dbt exposures of type `ml` whose meta.scorehouse block holds the
-    scoring config (DESIGN.md). python_scoring reads the same exposures from the manifest;
-    SQL reads them here (composite weights, dim_ml_models). Validation of the keys is
-    python_scoring's job (`scorehouse check`), this macro only reads.
+    scoring config (docs/architecture.md, Contracts). python_scoring reads the same exposures
+    from the manifest; SQL reads them here (composite weights, dim_ml_models). Validation of
+    the keys is python_scoring's job (`scorehouse check`), this macro only reads.
 
     Only exposures with a meta.scorehouse block are models (a meta.scorehouse_rules block is
     a rule set: no scores), and only those of one domain (meta.scorehouse.domain, default

@@ -1,4 +1,5 @@
-{#- Information value of every given column against a 0/1 label (DESIGN.md):
+{#- Information value of every given column against a 0/1 label (docs/architecture.md,
+    Statistics):
 
         WOE(bin) = ln(event share / non-event share)   (> 0: riskier than average)
         IV       = sum over bins of (event share - non-event share) * WOE

@@ -1,5 +1,5 @@
 {#- Population stability index of numeric columns between a baseline month and a current
-    month (DESIGN.md; binning rules in binning.sql):
+    month (docs/architecture.md, Statistics; binning rules in binning.sql):
 
         PSI = sum over bins of (current share - baseline share) * ln(current / baseline)
 

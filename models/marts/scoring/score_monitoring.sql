@@ -5,7 +5,7 @@
 --                    its out-of-time month at training (ml.score_baselines: its decile
 --                    cut points and shares);
 --   auc, ks          once the label month has matured (auc_ks_query over score_outcomes).
--- Bands as everywhere (DESIGN.md): PSI > 0.1 warn, > 0.25 error (psi_status columns; the
+-- Bands as everywhere: stable <= 0.10 < warn <= 0.25 < error (psi_status columns; the
 -- psi_bands tests on this model apply them to the latest month).
 {%- set models = ml_registry() %}
 with

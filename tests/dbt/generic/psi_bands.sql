@@ -1,5 +1,6 @@
-{#- A PSI column of a monitoring mart within the DESIGN.md bands, for the latest month:
-    warns when PSI > warn_above (0.1), fails when PSI > error_above (0.25). Like
+{#- A PSI column of a monitoring mart within the PSI bands (stable <= 0.10 < warn <= 0.25 <
+    error), for the latest month: warns when PSI > warn_above (0.1), fails when PSI >
+    error_above (0.25). Like
     psi_stable, the failure count is the largest PSI in basis points (rounded up), since
     dbt needs an integer. Rows with a null PSI (nothing to compare with) pass. -#}
 {% test psi_bands(model, column_name, month_column='score_month', warn_above=0.1,

@@ -1,5 +1,6 @@
-{#- PSI of a numeric column, current month against a baseline (DESIGN.md bands): warns when
-    PSI > warn_above (0.1) and fails when PSI > error_above (0.25).
+{#- PSI of a numeric column, current month against a baseline, in the PSI bands (stable <=
+    0.10 < warn <= 0.25 < error): warns when PSI > warn_above (0.1) and fails when PSI >
+    error_above (0.25).
 
     dbt needs an integer "failures" value, so the test reports the largest PSI found in
     basis points, rounded up (PSI 0.2731 -> 2731): "Got 2731 results, configured to fail

@@ -6,7 +6,7 @@
     on_schema_change='append_new_columns',
 ) }}
 -- PSI of every numeric wide-table column, each month against the previous month,
--- with its band: stable < 0.10 <= warn <= 0.25 < error (DESIGN.md).
+-- with its band: stable <= 0.10 < warn <= 0.25 < error.
 -- Incremental by current month (see monitoring_months_filter).
 {%- set wide = ref('subscriber_month_wide') %}
 with

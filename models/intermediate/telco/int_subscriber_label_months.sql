@@ -1,5 +1,5 @@
--- The population every scenario labels: subscribers active at the end of month m whose
--- next month m+1 (`label_month`, where the label is observed) is in the warehouse.
+-- The population every telco scenario labels: subscribers active at the end of month m
+-- whose next month m+1 (`label_month`, where the label is observed) is in the warehouse.
 with
 
 population as (
