@@ -1,15 +1,19 @@
 """The model registry: dbt exposures of type `ml`, their `meta.scorehouse` block validated.
 
 Every key is declared here with its type and default; an unknown key or a wrong type is
-rejected with the exposure and the key named. docs/registry.md documents the keys.
+rejected with the exposure and the key named. docs/registry.md documents the keys. The
+SQL side (macros/ml/ml_registry.sql) reads some keys itself: its defaults must be these
+(tests/python/test_registry.py compares them).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from python_scoring import contract
 from python_scoring.errors import ScorehouseError
 from python_scoring.project import Project
 
@@ -74,7 +78,7 @@ class ModelSpec:
     oot_month: dt.date | None = None
     out_of_time: bool = True
     cv_folds: int = 0
-    domain: str = "telco"
+    domain: str = DEFAULT_DOMAIN
     # months between a row's month and the month its label is known: 1 for "next month"
     # labels (churn of m+1 on features of m), 0 for a label of the same month (the bank's)
     label_lag_months: int = 1
@@ -128,7 +132,15 @@ _SEARCH_TYPES: dict[str, tuple[type, ...]] = {
 _REQUIRED = {"scenario", "entity_id", "label", "training_set", "scoring_input"}
 
 
-def _check_types(where: str, block: dict[str, Any], types: dict[str, tuple[type, ...]]) -> None:
+def check_keys(
+    where: str,
+    block: dict[str, Any],
+    types: dict[str, tuple[type, ...]],
+    required: Iterable[str] = (),
+) -> None:
+    """An exposure's meta block (or a block within it) against its declared keys: each key
+    known and of its types, the required ones present. Models and rule sets (rules.py)
+    both validate this way."""
     for key, value in block.items():
         if key not in types:
             raise ScorehouseError(
@@ -141,6 +153,9 @@ def _check_types(where: str, block: dict[str, Any], types: dict[str, tuple[type,
             raise ScorehouseError(
                 f"{where}: key '{key}' must be {names}, got {type(value).__name__} {value!r}"
             )
+    missing = sorted(set(required) - block.keys())
+    if missing:
+        raise ScorehouseError(f"{where}: missing required key(s) {', '.join(missing)}")
 
 
 def _one_of(where: str, key: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -151,7 +166,7 @@ def _one_of(where: str, key: str, value: Any, allowed: tuple[str, ...]) -> None:
 
 
 def _pairwise(where: str, block: dict[str, Any]) -> Pairwise:
-    _check_types(f"{where}, pairwise", block, _PAIRWISE_TYPES)
+    check_keys(f"{where}, pairwise", block, _PAIRWISE_TYPES)
     pairwise = Pairwise(**{**block, "operations": tuple(block.get("operations", OPERATIONS))})
     for op in pairwise.operations:
         _one_of(f"{where}, pairwise", "operations", op, OPERATIONS)
@@ -161,7 +176,7 @@ def _pairwise(where: str, block: dict[str, Any]) -> Pairwise:
 
 
 def _search(where: str, block: dict[str, Any]) -> Search:
-    _check_types(f"{where}, search", block, _SEARCH_TYPES)
+    check_keys(f"{where}, search", block, _SEARCH_TYPES)
     if not block.get("space"):
         raise ScorehouseError(f"{where}: search needs a non-empty 'space'")
     search = Search(**block)
@@ -185,10 +200,7 @@ def _spec_from_exposure(exposure: dict[str, Any], max_reasons: int) -> ModelSpec
     meta = (exposure.get("meta") or {}).get("scorehouse")
     if not isinstance(meta, dict):
         raise ScorehouseError(f"{where} has no meta.scorehouse block")
-    _check_types(where, meta, _TYPES)
-    missing = sorted(_REQUIRED - meta.keys())
-    if missing:
-        raise ScorehouseError(f"{where}: missing required key(s) {', '.join(missing)}")
+    check_keys(where, meta, _TYPES, _REQUIRED)
     values = dict(meta)
     if "pairwise" in values:
         values["pairwise"] = _pairwise(where, values["pairwise"])
@@ -253,7 +265,7 @@ def _spec_from_exposure(exposure: dict[str, Any], max_reasons: int) -> ModelSpec
 def load_registry(project: Project) -> dict[str, ModelSpec]:
     """All registry models by name (enabled or not), validated: the ml exposures with a
     meta.scorehouse block (a meta.scorehouse_rules block is a rule set, see rules.py)."""
-    max_reasons = int(project.var("max_reasons", 5))
+    max_reasons = contract.max_reasons(project)
     specs = [
         _spec_from_exposure(e, max_reasons)
         for e in project.ml_exposures()

@@ -6,27 +6,44 @@
     Only exposures with a meta.scorehouse block are models (a meta.scorehouse_rules block is
     a rule set: no scores), and only those of one domain (meta.scorehouse.domain, default
     'telco'): var `domain` unless given, so the scoring marts cover one business at a time. -#}
+{#- The defaults of the meta.scorehouse keys ml_registry reads. python_scoring/registry.py
+    (ModelSpec) owns them: tests/python/test_registry.py checks that these agree. -#}
+{% macro ml_registry_defaults() -%}
+    {{ return({
+        'domain': 'telco',
+        'enabled': true,
+        'entity': 'subscriber',
+        'algorithm': 'lightgbm',
+        'composite_weight': 1.0,
+        'threshold': 0.5,
+        'month_column': 'month',
+    }) }}
+{%- endmacro %}
+
 {% macro ml_registry(domain=none) -%}
-    {%- set domain = domain or var('domain', 'telco') -%}
+    {%- set defaults = ml_registry_defaults() -%}
+    {%- set domain = domain or var('domain', defaults['domain']) -%}
     {%- set models = [] -%}
     {%- if execute -%}
         {%- for exposure in graph.exposures.values() | sort(attribute='name') -%}
             {%- if exposure.type == 'ml' and 'scorehouse' in exposure.meta -%}
-                {%- set spec = exposure.meta['scorehouse'] -%}
-                {%- if spec.get('enabled', true) and spec.get('domain', 'telco') == domain -%}
+                {%- set spec = {} -%}
+                {%- do spec.update(defaults) -%}
+                {%- do spec.update(exposure.meta['scorehouse']) -%}
+                {%- if spec['enabled'] and spec['domain'] == domain -%}
                     {%- do models.append({
                         'model_name': exposure.name,
-                        'domain': spec.get('domain', 'telco'),
+                        'domain': spec['domain'],
                         'scenario': spec.get('scenario'),
-                        'entity': spec.get('entity', 'subscriber'),
-                        'algorithm': spec.get('algorithm', 'lightgbm'),
-                        'composite_weight': spec.get('composite_weight', 1.0),
-                        'threshold': spec.get('threshold', 0.5),
+                        'entity': spec['entity'],
+                        'algorithm': spec['algorithm'],
+                        'composite_weight': spec['composite_weight'],
+                        'threshold': spec['threshold'],
                         'owner': exposure.owner.name,
                         'training_set': spec.get('training_set'),
                         'entity_id': spec.get('entity_id'),
                         'label': spec.get('label'),
-                        'month_column': spec.get('month_column', 'month'),
+                        'month_column': spec['month_column'],
                     }) -%}
                 {%- endif -%}
             {%- endif -%}

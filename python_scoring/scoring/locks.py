@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from python_scoring import contract
 from python_scoring.errors import ScorehouseError
 from python_scoring.project import Project
 from python_scoring.warehouse import Warehouse, predicate
@@ -57,15 +58,7 @@ def slice_lock(project: Project, wh: Warehouse, model_name: str, month: dt.date)
 
 def _lock_row(values: dict[str, Any]) -> pa.Table:
     """A row of ml.scoring_locks (no row for empty values)."""
-    types = {
-        "model_name": pa.string(),
-        "score_month": pa.date32(),
-        "run_id": pa.string(),
-        "host": pa.string(),
-        "pid": pa.int64(),
-        "started_at": pa.timestamp("us"),
-    }
-    return pa.table({c: pa.array([values[c]] if values else [], t) for c, t in types.items()})
+    return contract.table("scoring_locks", [values] if values else [])
 
 
 def _alive(pid: int) -> bool:

@@ -4,6 +4,7 @@ its executors (`ScoringTask`), which loads and verifies the artifact once per pr
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from python_scoring import artifacts
+from python_scoring import artifacts, contract
 from python_scoring.errors import ScorehouseError
 from python_scoring.features.compiled import Predictor, predictor_for
 from python_scoring.features.pipeline import feature_names, model_input
@@ -32,12 +33,11 @@ class ScoringModel:
     n_reasons: int
 
 
-_ARROW_TYPES = {
-    "score_month": pa.date32(),
-    "scored_at": pa.timestamp("us"),
-    "piece": pa.int32(),
-    "pieces": pa.int32(),
-}
+@functools.cache
+def _types(n_reasons: int) -> dict[str, pa.DataType]:
+    """The staging table's column types: ml.model_scores' and the piece columns."""
+    schemas = (contract.model_scores_schema(n_reasons), contract.PIECE_SCHEMA)
+    return {field.name: field.type for schema in schemas for field in schema}
 
 
 def scored_table(frame, model: ScoringModel, constants: dict[str, Any]) -> pa.Table:
@@ -45,17 +45,20 @@ def scored_table(frame, model: ScoringModel, constants: dict[str, Any]) -> pa.Ta
     columns equal on every row): transform, predict, and the top reasons."""
     transformed = model_input(model.pipeline, frame[model.features])
     n = len(frame)
+    types = _types(model.n_reasons)
     result = {
-        name: pa.array(np.full(n, value), _ARROW_TYPES.get(name))
-        for name, value in constants.items()
+        name: pa.array(np.full(n, value), types.get(name)) for name, value in constants.items()
     }
-    result["entity_id"] = pa.array(frame[model.entity_id].astype(str).to_numpy())
-    result["score"] = pa.array(model.predictor.predict(transformed), pa.float64())
+    result["entity_id"] = pa.array(
+        frame[model.entity_id].astype(str).to_numpy(), types["entity_id"]
+    )
+    result["score"] = pa.array(model.predictor.predict(transformed), types["score"])
     if model.attribution is not None and model.n_reasons:
         contributions = model.attribution.contributions(transformed)
         reasons = top_reasons(contributions, model.names, model.n_reasons)
-        for i, reason in enumerate(reasons, start=1):
-            result[f"reason_{i}"] = pa.array(reason, pa.string())
+        # fewer reasons than asked when the model has fewer features
+        for name, reason in zip(contract.reason_columns(len(reasons)), reasons, strict=True):
+            result[name] = pa.array(reason, types[name])
     return pa.table(result)
 
 
@@ -111,8 +114,7 @@ class ScoringTask:
 
     def columns(self) -> list[str]:
         """The columns `__call__` returns (scored_table's)."""
-        reasons = [f"reason_{i}" for i in range(1, self.n_reasons + 1)]
-        return [*self.constants, "entity_id", "score", *reasons]
+        return [*self.constants, "entity_id", "score", *contract.reason_columns(self.n_reasons)]
 
     def map_batches(self, batches):
         """mapInArrow's form (Spark executors): Arrow batches in, converted to pandas the

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from python_scoring import artifacts
+from python_scoring import artifacts, contract
 from python_scoring.features import stats
 from python_scoring.project import Project
 from python_scoring.registry import ModelSpec
@@ -78,14 +78,13 @@ def record_run(
     wh.require_columns(metrics_relation, metric_rows[0])
     baselines = project.source("ml", "score_baselines")
     wh.require_columns(baselines, ["run_id", "bin", "upper_edge", "baseline_share"])
-    schema = pa.schema([(k, _arrow_type(k, v)) for k, v in row.items()])
     # one transaction: a run is recorded with its metrics and baseline or not at all
     # (scoring only uses versions recorded in training_runs)
     wh.append_all(
         [
-            (metrics_relation, pa.Table.from_pylist(metric_rows)),
+            (metrics_relation, contract.table("model_metrics", metric_rows)),
             (baselines, _score_baseline(run_id, spec.name, artifact.version, reference_scores)),
-            (relation, pa.Table.from_pylist([row], schema=schema)),
+            (relation, contract.table("training_runs", [row])),
         ]
     )
 
@@ -95,24 +94,14 @@ def _score_baseline(run_id: str, model: str, version: str, scores: np.ndarray) -
     right-closed bins, the last one open), the baseline of score_monitoring's PSI."""
     cuts = stats.equal_frequency_cuts(scores, 10)
     shares = np.bincount(stats.assign_bins(scores, cuts), minlength=cuts.size + 1) / scores.size
-    return pa.table(
+    return contract.table(
+        "score_baselines",
         {
             "run_id": [run_id] * shares.size,
             "model_name": [model] * shares.size,
             "model_version": [version] * shares.size,
-            "bin": pa.array(np.arange(shares.size), pa.int32()),
-            "upper_edge": pa.array([*cuts.tolist(), None], pa.float64()),
-            "baseline_share": pa.array(shares, pa.float64()),
-        }
+            "bin": np.arange(shares.size),
+            "upper_edge": [*cuts.tolist(), None],
+            "baseline_share": shares,
+        },
     )
-
-
-def _arrow_type(name: str, value: Any) -> pa.DataType:
-    """Types of the training_runs row (nulls need one: a model without out-of-time month)."""
-    if name == "oot_month":
-        return pa.date32()
-    if name.startswith("rows_"):
-        return pa.int64()
-    if name.startswith(("auc_", "ks_", "cv_")) or name in ("sample_fraction",):
-        return pa.float64()
-    return pa.array([value]).type

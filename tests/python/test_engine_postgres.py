@@ -18,6 +18,7 @@ from python_scoring.project import Relation
 from python_scoring.warehouse import Warehouse
 
 from .conftest import REPO, make_warehouse, pg_params, postgres_database, query
+from .test_contract import contract_mismatches
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
@@ -43,6 +44,10 @@ def test_dbt_builds_and_tests_every_model_on_postgres(pg):
         "('staging', 'intermediate', 'features', 'targets', 'ml', 'marts')",
     )
     assert models >= 30
+
+
+def test_ml_tables_have_the_contracts_columns_and_types_on_postgres(pg):
+    assert contract_mismatches(pg, "postgres") == []
 
 
 def test_training_on_postgres_learns_the_planted_churn(pg):

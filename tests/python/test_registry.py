@@ -1,9 +1,13 @@
 import copy
+import dataclasses
+import json
 
 import pytest
 
 from python_scoring.errors import ScorehouseError
-from python_scoring.registry import load_registry, select_models
+from python_scoring.registry import DOMAINS, ModelSpec, load_registry, select_models
+
+from .conftest import make_warehouse
 
 BASE_META = {
     "scenario": "churn",
@@ -151,3 +155,54 @@ def test_project_registry_is_valid(warehouse):
     """The registry shipped in models/ parses and validates against the real manifest."""
     specs = load_registry(warehouse.project())
     assert specs["churn_lgbm"].training_set == "churn_training_set"
+
+
+@pytest.fixture(scope="module")
+def jinja_registry(tmp_path_factory):
+    """What macros/ml/ml_registry.sql makes of the project's exposures (ml_registry of
+    every domain) and its ml_registry_defaults(), rendered by dbt; and the Project whose
+    manifest dbt wrote with it."""
+    built = make_warehouse(tmp_path_factory.mktemp("registry"))
+    calls = ", ".join(f"'{domain}': ml_registry('{domain}')" for domain in DOMAINS)
+    inline = "{{ tojson({'defaults': ml_registry_defaults(), " + calls + "}) }}"
+    output = built.dbt("compile", "--inline", inline, "--output", "json", "--quiet").stdout
+    return json.loads(json.loads(output)["compiled"]), built.project()
+
+
+def test_jinja_registry_defaults_are_pythons(jinja_registry):
+    """registry.py owns the defaults; the macro's copy must equal them."""
+    rendered, _ = jinja_registry
+    python = {f.name: f.default for f in dataclasses.fields(ModelSpec)}
+    assert rendered["defaults"] == {key: python[key] for key in rendered["defaults"]}
+
+
+def test_jinja_registry_reads_the_exposures_as_python_does(jinja_registry):
+    rendered, project = jinja_registry
+    owners = {e["name"]: e["owner"]["name"] for e in project.ml_exposures()}
+    specs = sorted(load_registry(project).values(), key=lambda spec: spec.name)
+    for domain in DOMAINS:
+        expected = [
+            {
+                "model_name": spec.name,
+                "owner": owners[spec.name],
+                **{
+                    key: getattr(spec, key)
+                    for key in (
+                        "domain",
+                        "scenario",
+                        "entity",
+                        "algorithm",
+                        "composite_weight",
+                        "threshold",
+                        "training_set",
+                        "entity_id",
+                        "label",
+                        "month_column",
+                    )
+                },
+            }
+            for spec in specs
+            if spec.enabled and spec.domain == domain
+        ]
+        assert expected, domain
+        assert rendered[domain] == expected, domain
