@@ -31,34 +31,26 @@ venv: $(VENV)/.installed  ## create .venv and install scorehouse with its pinned
 profiles.yml:
 	cp profiles_example.yml profiles.yml
 
-demo: venv profiles.yml  ## generate data, dbt build, train, score, build the marts, print a summary
-	$(DBT) parse --quiet
+demo: venv profiles.yml  ## generate operator data, then the monthly cycle (dbt build, train, score, marts) and a summary
 	$(SCOREHOUSE) generate --subscribers $(SUBSCRIBERS) --months $(MONTHS)
-	$(DBT) build --selector monthly_features --quiet
-	$(SCOREHOUSE) train
-	$(SCOREHOUSE) score
-	$(DBT) build --selector monthly_marts --quiet
-	$(SCOREHOUSE) summary
+	$(SCOREHOUSE) run --train
 
-bank-demo: venv profiles.yml  ## the bank jobs on generated data (docs/bank.md), into the same warehouse
-	$(DBT) parse --quiet
+bank-demo: venv profiles.yml  ## the bank cycle on generated data (docs/bank.md), into the same warehouse
 	$(SCOREHOUSE) generate --domain bank
-	$(DBT) build --selector bank_features --vars '{domain: bank}' --quiet
-	$(SCOREHOUSE) train --domain bank
-	$(SCOREHOUSE) score --domain bank
-	$(SCOREHOUSE) rules retail_products
-	$(DBT) build --selector bank_marts --vars '{domain: bank}' --quiet
+	$(SCOREHOUSE) run --domain bank --train
 
 # The README's file-in/file-out example, line for line: generated sample files, then the
 # four jobs (and the groceries baskets) from files, each into its own embedded DuckDB.
+# GROCERIES: the public groceries basket file (README, "Example data"), path from bank_files/.
 BANK_CLI := ../$(SCOREHOUSE) --project-dir ..
+GROCERIES ?= ../../shared/data/groceries/groceries.csv
 bank-files: venv  ## the bank jobs from files (README): bank_files/*.csv in, results out
 	$(SCOREHOUSE) generate --domain bank --csv-dir bank_files
 	cd bank_files && $(BANK_CLI) bank churn-warning  --input corporate_monthly.csv --output churn_warnings.csv
 	cd bank_files && $(BANK_CLI) bank potential      --input corporate_monthly.csv --related corporate_registrations.csv --output potential_ids.csv
 	cd bank_files && $(BANK_CLI) bank cross-sell     --input retail_customers.csv --output cross_sell.csv
 	cd bank_files && $(BANK_CLI) bank product-mining --input retail_customers.csv --output product_mining.csv
-	cd bank_files && $(BANK_CLI) bank cross-sell --baskets --input ../../shared/data/groceries/groceries.csv --output groceries_cross_sell.csv
+	cd bank_files && $(BANK_CLI) bank cross-sell --baskets --input $(GROCERIES) --output groceries_cross_sell.csv
 
 lint: venv profiles.yml  ## ruff and sqlfluff
 	$(VENV)/bin/ruff check .

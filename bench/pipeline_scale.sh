@@ -13,9 +13,9 @@ fresh_bench_warehouse bench/results/scale_${n}
 echo "pipeline on $n subscribers x $months months (DuckDB, 2 threads, memory_limit 8GB)"
 step "dbt parse" $bin/dbt parse --quiet
 step "scorehouse generate" $bin/scorehouse generate --subscribers "$n" --months "$months"
-step "dbt build monthly_features" $bin/dbt build --selector monthly_features
+step "dbt build telco_features" $bin/dbt build --selector telco_features
 step "scorehouse train (churn)" $bin/scorehouse train --model churn_lgbm
 step "scorehouse score (churn)" $bin/scorehouse score --model churn_lgbm
-step "dbt build monthly_marts" $bin/dbt build --selector monthly_marts
+step "dbt build telco_marts" $bin/dbt build --selector telco_marts
 grep -h "OOT AUC\|scored" "$root"/scorehouse*.log | sed 's/^/  /'
 du -sh "$SCOREHOUSE_DUCKDB_PATH" | sed 's/^/  warehouse file /'

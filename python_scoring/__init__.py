@@ -2,7 +2,7 @@
 
 The dbt project builds the wide tables, labels and training/scoring frames; this package
 reads them through the same dbt profile, resolves every relation from dbt's manifest and
-writes scores back into the tables the dbt sources declare (see DESIGN.md).
+writes scores back into the tables the dbt sources declare (docs/architecture.md).
 """
 
 __version__ = "0.1.0"

@@ -14,13 +14,13 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from python_scoring.errors import ScorehouseError
 from python_scoring.jobs import BANK_JOB_NAMES
 from python_scoring.project import Project
-from python_scoring.registry import DOMAINS
+from python_scoring.registry import DEFAULT_DOMAIN, DOMAINS
 
 log = logging.getLogger("python_scoring")
 
@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate", help="write synthetic data into the raw sources")
     gen.add_argument(
-        "--domain", choices=DOMAINS, default="telco", help="operator (telco) or bank data"
+        "--domain", choices=DOMAINS, default=DEFAULT_DOMAIN, help="operator (telco) or bank data"
     )
     gen.add_argument("--subscribers", type=int, default=50_000, help="telco subscribers")
     gen.add_argument("--corporate", type=int, default=5_000, help="bank corporate customers")
@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--model", help="one registry model (default: every enabled model of --domain)"
         )
-        command.add_argument("--domain", choices=DOMAINS, default="telco")
+        command.add_argument("--domain", choices=DOMAINS, default=DEFAULT_DOMAIN)
     score.add_argument(
         "--month", type=_month, help="month to score (default: the month of the scoring input)"
     )
@@ -129,145 +129,97 @@ def _parser() -> argparse.ArgumentParser:
         "comma-separated, no header (e.g. groceries.csv); no clustering",
     )
 
+    cycle = sub.add_parser(
+        "run",
+        help="a domain's monthly cycle in one process: dbt build of the features, train "
+        "(models without a trained version, or all with --train), score, rules, dbt build "
+        "of the marts",
+    )
+    cycle.add_argument("--domain", choices=DOMAINS, default=DEFAULT_DOMAIN)
+    cycle.add_argument(
+        "--month",
+        type=_month,
+        help="month to score (dbt var score_month; default: the latest month in the data)",
+    )
+    cycle.add_argument(
+        "--train", action="store_true", help="train every enabled model anew before scoring"
+    )
+    cycle.add_argument(
+        "--no-marts", action="store_true", help="stop after scoring and rules (no marts build)"
+    )
+
     sub.add_parser("check", help="validate the registry and list its models")
     sub.add_parser("summary", help="print rows per layer, latest metrics and top scores")
     return parser
 
 
-def run(args: argparse.Namespace) -> None:
-    if args.command == "bank":
-        from python_scoring.jobs.bank_files import run_job
+def _bank_job(args: argparse.Namespace) -> None:
+    from python_scoring.jobs.bank_files import run_job
 
-        rows = run_job(
-            args.project_dir,
-            args.job,
-            {"input": args.input, "related": args.related},
-            args.output,
-            args.workdir,
-            retrain=args.retrain,
-            baskets=args.baskets,
-        )
-        print(f"bank {args.job}: {rows} rows written to {args.output}")
+    inputs = {"input": args.input, "related": args.related}
+    rows = run_job(
+        args.project_dir,
+        args.job,
+        inputs,
+        args.output,
+        args.workdir,
+        retrain=args.retrain,
+        baskets=args.baskets,
+    )
+    print(f"bank {args.job}: {rows} rows written to {args.output}")
+
+
+def _commands() -> dict[str, Callable[[Project, argparse.Namespace], None]]:
+    """Each command: one call (python_scoring.jobs)."""
+    from python_scoring.jobs import steps
+    from python_scoring.jobs.cycle import run_cycle
+
+    return {
+        "check": lambda p, a: steps.check(p),
+        "generate": lambda p, a: steps.generate(
+            p,
+            a.domain,
+            subscribers=a.subscribers,
+            corporate=a.corporate,
+            retail=a.retail,
+            months=a.months,
+            start_month=a.start_month,
+            seed=a.seed,
+            drift_month=a.drift_month,
+            csv_dir=a.csv_dir,
+        ),
+        "load": lambda p, a: steps.load(p, a.table, a.file, a.delimiter),
+        "train": lambda p, a: steps.train(p, a.model, a.domain, verbose=not a.quiet),
+        "score": lambda p, a: steps.score(
+            p,
+            a.model,
+            a.domain,
+            a.month,
+            a.version,
+            a.n_reasons,
+            a.pieces,
+            progress=not a.quiet,
+            compile_trees=not a.no_compile,
+        ),
+        "rules": lambda p, a: steps.rules(p, [a.rule_set]),
+        "clean": lambda p, a: steps.clean(p, a.keep, a.model),
+        "summary": lambda p, a: steps.summary(p),
+        "run": lambda p, a: run_cycle(
+            p, a.domain, a.month, train=a.train, marts=not a.no_marts, quiet=a.quiet
+        ),
+    }
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.command == "bank":  # its own work directory, warehouse and profile
+        _bank_job(args)
         return
     project = Project(args.project_dir, args.profiles_dir, args.target, args.target_path)
-    # imported here so `scorehouse --help` stays fast
-    from python_scoring.registry import load_registry, select_models
-    from python_scoring.warehouse import Warehouse
+    if args.command in ("generate", "load"):  # the first commands on a fresh clone
+        from python_scoring.dbt_runner import ensure_manifest
 
-    if args.command == "check":
-        for spec in load_registry(project).values():
-            state = "enabled" if spec.enabled else "disabled"
-            print(
-                f"{spec.name}: {spec.domain} {spec.scenario}, {spec.algorithm}, weight "
-                f"{spec.composite_weight}, {state}"
-            )
-        return
-    if args.command == "generate":
-        from python_scoring.synthetic import load_bank, load_synthetic
-        from python_scoring.synthetic.bank import BankConfig
-        from python_scoring.synthetic.telco import GeneratorConfig
-
-        bank_config = BankConfig(
-            n_corporate=args.corporate,
-            n_months=args.months or 6,
-            n_retail=args.retail,
-            start_month=args.start_month,
-            seed=args.seed,
-        )
-        if args.csv_dir:
-            from python_scoring.synthetic.bank import write_csv_files
-
-            if args.domain != "bank":
-                raise ScorehouseError("--csv-dir is for --domain bank")
-            for path, rows in write_csv_files(bank_config, args.csv_dir).items():
-                print(f"{path}: {rows} rows")
-            return
-        with Warehouse.connect(project) as wh:
-            if args.domain == "bank":
-                load_bank(project, wh, bank_config)
-                return
-            config = GeneratorConfig(
-                n_subscribers=args.subscribers,
-                n_months=args.months or 12,
-                start_month=args.start_month,
-                seed=args.seed,
-                drift_month=args.drift_month,
-            )
-            load_synthetic(project, wh, config)
-        return
-    if args.command == "rules":
-        from python_scoring.mining.rules import run_rule_set, select_rule_set
-
-        spec = select_rule_set(project, args.rule_set)
-        with Warehouse.connect(project) as wh:
-            result = run_rule_set(project, wh, spec)
-        print(
-            f"{result.rule_set}: {result.entities} entities in {result.clusters} cluster(s), "
-            f"{result.rules} rules in {result.seconds:.1f}s"
-        )
-        return
-    if args.command == "load":
-        from python_scoring.load import load_csv
-
-        with Warehouse.connect(project) as wh:
-            rows = load_csv(project, wh, args.table, args.file, args.delimiter)
-        print(f"{args.table}: {rows} rows from {args.file}")
-        return
-    if args.command == "clean":
-        from python_scoring.artifacts import prune
-        from python_scoring.scoring.score import latest_scoring_versions
-
-        names = [args.model] if args.model else sorted(load_registry(project))
-        if args.model:
-            select_models(project, args.model)  # unknown names fail with the usual message
-        with Warehouse.connect(project) as wh:
-            protected = latest_scoring_versions(project, wh)
-        for name in names:
-            deleted = prune(project.artifacts_dir, name, args.keep, protected.get(name, set()))
-            kept = ", ".join(sorted(protected.get(name, set()))) or "none"
-            print(
-                f"{name}: deleted {len(deleted)} (kept the newest {args.keep} and the "
-                f"version that scored the latest month: {kept})"
-            )
-            for path in deleted:
-                log.info("deleted %s", path)
-        return
-    if args.command == "summary":
-        from python_scoring.jobs.summary import print_summary
-
-        with Warehouse.connect(project) as wh:
-            print_summary(project, wh)
-        return
-
-    specs = select_models(project, args.model, args.domain)
-    with Warehouse.connect(project) as wh:
-        if args.command == "train":
-            from python_scoring.training.train import format_metrics, headline, train_model
-
-            for spec in specs:
-                result = train_model(project, wh, spec)
-                print(f"{spec.name} {result.artifact.version}: {headline(result.metrics)}")
-                if not args.quiet:
-                    print(format_metrics(result.metrics, spec.threshold))
-        elif args.command == "score":
-            from python_scoring.scoring.score import score_model
-
-            for spec in specs:
-                result = score_model(
-                    project,
-                    wh,
-                    spec,
-                    args.month,
-                    args.version,
-                    args.n_reasons,
-                    args.pieces,
-                    progress=not args.quiet,
-                    compile_trees=not args.no_compile,
-                )
-                print(
-                    f"{spec.name} {result.version}: scored {result.rows} rows for "
-                    f"{result.month} in {result.seconds:.1f}s"
-                )
+        ensure_manifest(project)
+    _commands()[args.command](project, args)
 
 
 class _JsonLines(logging.Formatter):

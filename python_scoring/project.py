@@ -126,6 +126,10 @@ class Project:
         except json.JSONDecodeError as exc:
             raise ScorehouseError(f"dbt manifest {path} is not valid JSON: {exc}") from exc
 
+    def forget_manifest(self) -> None:
+        """Read the manifest anew on next use (dbt has rewritten it)."""
+        self.__dict__.pop("manifest", None)
+
     # ---- profile -------------------------------------------------------------------
     def _profiles_file(self) -> Path:
         candidates = [

@@ -1,5 +1,5 @@
-{#- AUC and KS of a score against a 0/1 label, per group, in SQL (python_scoring.metrics is
-    the reference; tested equal to 1e-9):
+{#- AUC and KS of a score against a 0/1 label, per group, in SQL
+    (python_scoring.features.metrics is the reference; tested equal to 1e-9):
 
         AUC = (sum of the positives' ranks - n1 (n1 + 1) / 2) / (n1 n0)   (Mann-Whitney;
               tied scores share their average rank, i.e. count one half)

@@ -1,5 +1,5 @@
 {#- Equal-frequency binning shared by PSI and IV (docs/architecture.md, Statistics; the
-    same rules in Python: python_scoring/stats.py):
+    same rules in Python: python_scoring/features/stats.py):
 
     - cut points: the exact quantiles at 1/bins .. (bins-1)/bins of the reference values,
       keeping only those strictly between the reference min and max (pandas.qcut's rule

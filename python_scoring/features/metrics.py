@@ -1,4 +1,4 @@
-"""Model evaluation statistics, as DESIGN.md defines them.
+"""Model evaluation statistics, as docs/architecture.md (Statistics) defines them.
 
 - AUC via ranks (Mann-Whitney U), ties given their average rank.
 - KS = max |cum % events - cum % non-events| over score-ordered rows, evaluated only

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pyarrow.csv as pa_csv
 
+from python_scoring.dbt_runner import dbt_vars, run_dbt
 from python_scoring.errors import ScorehouseError
 from python_scoring.load import read_csv
 from python_scoring.project import Project
@@ -74,59 +75,8 @@ scorehouse:
 """
 
 
-def _dbt(project: Project, *args: str) -> None:
-    """Run dbt in this process against the work directory's profile and target path."""
-    from dbt.cli.main import dbtRunner
-
-    command = [
-        args[0],
-        "--quiet",
-        "--log-path",
-        str(project.target_path.parent / "logs"),
-        *args[1:],
-        "--project-dir",
-        str(project.project_dir),
-        "--profiles-dir",
-        str(project.profiles_dir),
-        "--target-path",
-        str(project.target_path),
-        "--vars",
-        "{domain: bank}",
-    ]
-    clock = time.perf_counter()
-    try:
-        result = dbtRunner().invoke(command)
-    finally:
-        _release_dbt_connections()
-    if result.exception is not None:
-        raise ScorehouseError(f"dbt {args[0]} failed: {result.exception}")
-    if not result.success:
-        failed = [
-            f"{r.node.name}: {(r.message or r.status)}".splitlines()[0]
-            for r in getattr(result.result, "results", [])
-            if str(r.status) in {"error", "fail"}
-        ]
-        raise ScorehouseError(
-            f"dbt {args[0]} failed: " + ("; ".join(failed[:5]) or "see the dbt log above")
-        )
-    log.info("dbt %s done in %.1fs", " ".join(args[:3]), time.perf_counter() - clock)
-
-
-def _release_dbt_connections() -> None:
-    """dbt in-process keeps its adapter and dbt-duckdb a process-wide DuckDB handle on the
-    warehouse file; close them, so that the next step (and a reader of the file, read-only)
-    can open it."""
-    from dbt.adapters.factory import reset_adapters
-
-    reset_adapters()
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
-        return
-    environment = DuckDBConnectionManager._ENV
-    if environment is not None:
-        environment.close()
-    DuckDBConnectionManager.close_all_connections()
+def _dbt(project: Project, command: str, *args: str) -> None:
+    run_dbt(project, command, *args, dbt_var=dbt_vars("bank"))
 
 
 def _check_input(project: Project, source_table: str, path: Path) -> None:
@@ -158,8 +108,9 @@ def run_job(
     baskets: bool = False,
 ) -> int:
     """Run one job end to end; returns the rows written to `output`."""
+    from python_scoring.jobs.cycle import Selection, run_cycle
     from python_scoring.load import load_baskets, load_csv
-    from python_scoring.mining.rules import run_rule_set, select_rule_set
+    from python_scoring.mining.rules import select_rule_set
     from python_scoring.registry import select_models
     from python_scoring.warehouse import Warehouse, sql_literal
 
@@ -201,39 +152,21 @@ def run_job(
             log.info("--%s %s: %d rows into bank.%s", option, path, rows, table)
     if job.model:
         spec = select_models(project, job.model)[0]
-        upstream = f"+{spec.training_set} +{spec.scoring_input}"
+        upstream = (f"+{spec.training_set}", f"+{spec.scoring_input}")
     else:
         spec = select_rule_set(project, rule_set)
-        upstream = f"+{spec.items_input}" + (
-            f" +{spec.cluster_input}" if spec.cluster_input else ""
+        upstream = (f"+{spec.items_input}",) + (
+            (f"+{spec.cluster_input}",) * bool(spec.cluster_input)
         )
-    _dbt(project, "build", "--select", *upstream.split())
-    with Warehouse.connect(project) as wh:
-        if job.model:
-            from python_scoring import artifacts
-            from python_scoring.scoring.score import score_model
-            from python_scoring.training.train import headline, train_model
-
-            if retrain or not artifacts.versions(project.artifacts_dir, spec.name):
-                result = train_model(project, wh, spec)
-                log.info(
-                    "trained %s %s: %s",
-                    spec.name,
-                    result.artifact.version,
-                    headline(result.metrics),
-                )
-            else:
-                log.info(
-                    "scoring with the trained %s in %s (--retrain to train anew)",
-                    spec.name,
-                    project.artifacts_dir,
-                )
-            score_model(project, wh, spec, progress=False)
-        else:
-            result = run_rule_set(project, wh, spec)
-            log.info("%s: %d clusters, %d rules", rule_set, result.clusters, result.rules)
-    # the mart and the intermediate bank models it reads (cross-sell candidates)
-    _dbt(project, "build", "--select", f"tag:bank_marts,+{job.mart}")
+    # the monthly cycle on this job's models: train on first use (or --retrain), score or
+    # mine, then the mart and the intermediate bank models it reads (cross-sell candidates)
+    selection = Selection(
+        features=upstream,
+        models=(job.model,) if job.model else (),
+        rule_sets=() if job.model else (rule_set,),
+        marts=(f"tag:bank_marts,+{job.mart}",),
+    )
+    run_cycle(project, "bank", train=retrain, quiet=True, selection=selection)
     with Warehouse.connect(project) as wh:
         relation = project.model(job.mart)
         where = f" where rule_set = {sql_literal(rule_set)}" if rule_set else ""

@@ -31,11 +31,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from python_scoring import artifacts
+from python_scoring import artifacts, contract
 from python_scoring.errors import ScorehouseError
 from python_scoring.project import Project
+from python_scoring.registry import DEFAULT_DOMAIN, DOMAINS, check_keys
 from python_scoring.warehouse import Warehouse, sql_literal, to_pandas
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ class RuleSet:
     entity_id: str = "entity_id"  # the id column of cluster_input
     clusters: Clusters = field(default_factory=Clusters)
     seed: int = 42
+    domain: str = DEFAULT_DOMAIN  # the business whose monthly cycle mines it
+    enabled: bool = True  # False: mined only when named (scorehouse rules, a file job)
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -74,7 +76,10 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "entity_id": (str,),
     "clusters": (dict,),
     "seed": (int,),
+    "domain": (str,),
+    "enabled": (bool,),
 }
+_REQUIRED = {"rule_set", "items_input", "min_support", "min_confidence"}
 
 
 def _rule_set(exposure: dict[str, Any]) -> RuleSet:
@@ -82,23 +87,15 @@ def _rule_set(exposure: dict[str, Any]) -> RuleSet:
     block = exposure["meta"]["scorehouse_rules"]
     if not isinstance(block, dict):
         raise ScorehouseError(f"{where}: meta.scorehouse_rules must be a mapping")
-    unknown = sorted(set(block) - set(_TYPES))
-    if unknown:
-        raise ScorehouseError(
-            f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(_TYPES))})"
-        )
-    missing = sorted({"rule_set", "items_input", "min_support", "min_confidence"} - set(block))
-    if missing:
-        raise ScorehouseError(f"{where}: missing required key(s) {', '.join(missing)}")
-    for key, value in block.items():
-        if not isinstance(value, _TYPES[key]) or isinstance(value, bool):
-            raise ScorehouseError(f"{where}: key '{key}' has the wrong type: {value!r}")
+    check_keys(where, block, _TYPES, _REQUIRED)
     values = dict(block)
     try:
         values["clusters"] = Clusters(**block.get("clusters", {}))
     except TypeError as exc:
         raise ScorehouseError(f"{where}, clusters: {exc}") from exc
     spec = RuleSet(name=exposure["name"], **values)
+    if spec.domain not in DOMAINS:
+        raise ScorehouseError(f"{where}: domain must be one of {', '.join(DOMAINS)}")
     if not (0 < spec.min_support <= 1 and 0 < spec.min_confidence <= 1):
         raise ScorehouseError(f"{where}: min_support and min_confidence must be in (0, 1]")
     if not 2 <= spec.clusters.k_min <= spec.clusters.k_max:
@@ -114,6 +111,12 @@ def load_rule_sets(project: Project) -> dict[str, RuleSet]:
         _rule_set(e) for e in project.ml_exposures() if "scorehouse_rules" in (e.get("meta") or {})
     ]
     return {spec.rule_set: spec for spec in specs}
+
+
+def monthly_rule_sets(project: Project, domain: str) -> list[RuleSet]:
+    """The enabled rule sets of a domain, which its monthly cycle mines."""
+    specs = load_rule_sets(project).values()
+    return sorted((s for s in specs if s.enabled and s.domain == domain), key=lambda s: s.rule_set)
 
 
 def select_rule_set(project: Project, name: str) -> RuleSet:
@@ -301,14 +304,15 @@ def write_rules(
     now: dt.datetime,
 ) -> int:
     """Replace the rule set's rows of the three ml tables at once; returns the rule count."""
-    clusters = pa.table(
+    clusters = contract.table(
+        "customer_clusters",
         {
-            "rule_set": pa.array([rule_set] * len(entities), pa.string()),
-            "run_id": pa.array([run_id] * len(entities), pa.string()),
-            "entity_id": pa.array(entities.index.astype(str), pa.string()),
-            "cluster": pa.array(entities.to_numpy(dtype="int64"), pa.int32()),
-            "clustered_at": pa.array([now] * len(entities), pa.timestamp("us")),
-        }
+            "rule_set": [rule_set] * len(entities),
+            "run_id": [run_id] * len(entities),
+            "entity_id": entities.index.astype(str),
+            "cluster": entities.to_numpy(dtype="int64"),
+            "clustered_at": [now] * len(entities),
+        },
     )
     rows, item_rows = [], []
     for rule_id, rule in enumerate(rules, start=1):
@@ -342,34 +346,6 @@ def write_rules(
                         "item": item,
                     }
                 )
-    rule_schema = pa.schema(
-        [
-            ("rule_set", pa.string()),
-            ("run_id", pa.string()),
-            ("cluster", pa.int32()),
-            ("rule_id", pa.int32()),
-            ("antecedents", pa.string()),
-            ("consequents", pa.string()),
-            ("antecedent_count", pa.int32()),
-            ("consequent_count", pa.int32()),
-            ("support", pa.float64()),
-            ("confidence", pa.float64()),
-            ("lift", pa.float64()),
-            ("leverage", pa.float64()),
-            ("conviction", pa.float64()),
-            ("created_at", pa.timestamp("us")),
-        ]
-    )
-    item_schema = pa.schema(
-        [
-            ("rule_set", pa.string()),
-            ("run_id", pa.string()),
-            ("cluster", pa.int32()),
-            ("rule_id", pa.int32()),
-            ("side", pa.string()),
-            ("item", pa.string()),
-        ]
-    )
     where = {"rule_set": rule_set}
     wh.replace_slices(
         [
@@ -377,12 +353,12 @@ def write_rules(
             (
                 project.source("ml", "association_rules"),
                 where,
-                pa.Table.from_pylist(rows, rule_schema),
+                contract.table("association_rules", rows),
             ),
             (
                 project.source("ml", "association_rule_items"),
                 where,
-                pa.Table.from_pylist(item_rows, item_schema),
+                contract.table("association_rule_items", item_rows),
             ),
         ]
     )

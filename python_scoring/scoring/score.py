@@ -10,7 +10,7 @@ import signal
 import time
 from dataclasses import dataclass
 
-from python_scoring import artifacts
+from python_scoring import artifacts, contract
 from python_scoring.errors import ScorehouseError
 from python_scoring.progress import Progress
 from python_scoring.project import Project, Relation
@@ -21,7 +21,7 @@ from python_scoring.warehouse import Warehouse, sql_literal
 
 log = logging.getLogger(__name__)
 
-SCORE_COLUMNS = ("model_name", "model_version", "score_month", "entity_id", "score", "scored_at")
+SCORE_COLUMNS = tuple(contract.model_scores_schema(0).names)  # without the reasons
 
 
 @dataclass(frozen=True)
@@ -81,21 +81,32 @@ def latest_scoring_versions(project: Project, wh: Warehouse) -> dict[str, set[st
     return versions
 
 
-def verified_artifact(project: Project, wh: Warehouse, spec: ModelSpec, version: str | None):
-    """The artifact to score with: the given version, else the newest one that training
-    recorded in ml.training_runs; its sha256 must match that record too (a model file
-    changed together with its metadata.json is still refused)."""
+def _recorded_runs(project: Project, wh: Warehouse, spec: ModelSpec) -> dict[str, dict]:
+    """The model's versions recorded in ml.training_runs, with what scoring checks."""
     runs = project.source("ml", "training_runs")
-    recorded = {
+    return {
         row["model_version"]: row
         for row in wh.query_arrow(
             f"select model_version, artifact_sha256, oot_month, train_months from {runs.sql} "
             f"where model_name = {sql_literal(spec.name)}"
         ).to_pylist()
     }
-    on_disk = artifacts.versions(project.artifacts_dir, spec.name)
+
+
+def usable_versions(project: Project, wh: Warehouse, spec: ModelSpec) -> list[str]:
+    """Versions on disk that training recorded, oldest first: what scoring may use."""
+    recorded = _recorded_runs(project, wh, spec)
+    return [v for v in artifacts.versions(project.artifacts_dir, spec.name) if v in recorded]
+
+
+def verified_artifact(project: Project, wh: Warehouse, spec: ModelSpec, version: str | None):
+    """The artifact to score with: the given version, else the newest one that training
+    recorded in ml.training_runs; its sha256 must match that record too (a model file
+    changed together with its metadata.json is still refused)."""
+    runs = project.source("ml", "training_runs")
+    recorded = _recorded_runs(project, wh, spec)
     if version is None:
-        usable = [v for v in on_disk if v in recorded]
+        usable = usable_versions(project, wh, spec)
         if not usable:
             raise ScorehouseError(
                 f"no artifact of model '{spec.name}' under {project.artifacts_dir} is "
@@ -165,7 +176,7 @@ def score_model(
     clock = time.perf_counter()
     k = spec.n_reasons if n_reasons is None else n_reasons
     n_pieces = spec.pieces if pieces is None else pieces
-    max_reasons = int(project.var("max_reasons", 5))
+    max_reasons = contract.max_reasons(project)
     if not 0 <= k <= max_reasons:
         raise ScorehouseError(f"--n-reasons must be between 0 and {max_reasons}, got {k}")
     if n_pieces < 1:
@@ -186,8 +197,7 @@ def score_model(
             "use the future: score with a version trained before that month (--version)"
         )
     target = project.source("ml", "model_scores")
-    reason_columns = [f"reason_{i}" for i in range(1, k + 1)]
-    wh.require_columns(target, [*SCORE_COLUMNS, *reason_columns])
+    wh.require_columns(target, [*SCORE_COLUMNS, *contract.reason_columns(k)])
     scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     columns = ", ".join([spec.entity_id, *features])
     piece_of = wh.piece_expression(spec.entity_id, spec.piece_by)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 
 from python_scoring.cli import main as scorehouse_main
+from python_scoring.jobs.cycle import STAGE_PREFIX
 from python_scoring.project import Project
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,30 +60,43 @@ class Built:
             raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}")
         return result
 
+    def cycle(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """`scorehouse run ARGS` (the monthly cycle, dbt in-process) in a child process,
+        output captured; its stdout split by stage is kept in `stage_logs`."""
+        cli = Path(sys.executable).parent / "scorehouse"
+        result = subprocess.run(
+            [str(cli), *self.cli_args, "run", *args],
+            env=self.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"scorehouse run {' '.join(args)} failed:\n{result.stderr}")
+        # "<prefix> [2/5] train: ..." opens a stage: [.., name, text, name, text, ..]
+        parts = re.split(
+            rf"^{re.escape(STAGE_PREFIX)} \[\d+/\d+\] (\w+):", result.stdout, flags=re.M
+        )
+        self.stage_logs = dict(zip(parts[1::2], parts[2::2], strict=True))
+        return result
+
     def monthly_run(self, subscribers: int, months: int) -> Built:
-        """What `make demo` runs: parse, generate, dbt build (features), train, score, dbt
-        build (marts); the two dbt logs are kept as features_log and marts_log."""
-        self.dbt("parse", "--quiet")
+        """What `make demo` runs: generate, then the monthly cycle (`scorehouse run
+        --train`); the features and marts stages' dbt output as features_log, marts_log."""
         generate = ["generate", "--subscribers", str(subscribers), "--months", str(months)]
         assert self.scorehouse(*generate) == 0
-        self.features_log = self.dbt("build", "--selector", "monthly_features").stdout
-        assert self.scorehouse("train") == 0
-        assert self.scorehouse("score") == 0
-        self.marts_log = self.dbt("build", "--selector", "monthly_marts").stdout
+        self.cycle("--train")
+        self.features_log, self.marts_log = self.stage_logs["features"], self.stage_logs["marts"]
         return self
 
     def bank_run(self, corporate: int, retail: int, months: int) -> Built:
-        """The bank's monthly run (docs/bank.md): generate, dbt build (features), train and
-        score the two corporate models, mine the retail rules, dbt build (marts)."""
-        self.dbt("parse", "--quiet")
+        """The bank's monthly run (`make bank-demo`): generate, then `scorehouse run
+        --domain bank --train` (features, the two corporate models, the retail rules,
+        marts)."""
         generate = ["generate", "--domain", "bank", "--corporate", str(corporate)]
         generate += ["--retail", str(retail), "--months", str(months)]
         assert self.scorehouse(*generate) == 0
-        self.dbt("build", "--selector", "bank_features", "--vars", "{domain: bank}")
-        assert self.scorehouse("train", "--domain", "bank") == 0
-        assert self.scorehouse("score", "--domain", "bank") == 0
-        assert self.scorehouse("rules", "retail_products") == 0
-        self.dbt("build", "--selector", "bank_marts", "--vars", "{domain: bank}")
+        self.cycle("--domain", "bank", "--train")
         return self
 
     def scorehouse(self, *args: str) -> int:
@@ -225,6 +240,20 @@ def warehouse(tmp_path_factory) -> Built:
     """generate -> dbt build (features) -> train -> score -> dbt build (marts)."""
     built = make_warehouse(tmp_path_factory.mktemp("e2e"))
     built.monthly_run(E2E_SUBSCRIBERS, E2E_MONTHS)
+    return built
+
+
+@pytest.fixture(scope="session")
+def drifted(tmp_path_factory):
+    """A small warehouse whose last month drifts (generate --drift-month)."""
+    built = make_warehouse(tmp_path_factory.mktemp("drift"))
+    built.dbt("parse", "--quiet")
+    assert (
+        built.scorehouse(
+            "generate", "--subscribers", "3000", "--months", "5", "--drift-month", "2025-05"
+        )
+        == 0
+    )
     return built
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from python_scoring.features import metrics, stats
 
-from .conftest import make_warehouse, query
+from .conftest import query
 
 pytestmark = pytest.mark.e2e
 TOL = 1e-9
@@ -234,22 +234,8 @@ def test_profiles_match_pandas(warehouse):
     assert region["n_distinct"] == wide["region"].nunique()
 
 
-@pytest.fixture(scope="module")
-def drifted(tmp_path_factory):
-    """A small warehouse whose last month drifts (generate --drift-month)."""
-    built = make_warehouse(tmp_path_factory.mktemp("drift"))
-    built.dbt("parse", "--quiet")
-    assert (
-        built.scorehouse(
-            "generate", "--subscribers", "3000", "--months", "5", "--drift-month", "2025-05"
-        )
-        == 0
-    )
-    return built
-
-
 def test_psi_stable_errors_on_drifted_data(drifted):
-    result = drifted.dbt("build", "--selector", "monthly_features", check=False)
+    result = drifted.dbt("build", "--selector", "telco_features", check=False)
     assert result.returncode != 0
     failing = {
         line.split("psi_stable_subscriber_month_wide_")[1].split()[0]

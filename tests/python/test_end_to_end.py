@@ -146,7 +146,7 @@ def test_scores_have_one_row_per_model_subscriber_and_month(warehouse):
 
 
 def test_composite_is_the_registry_weighted_mean(warehouse):
-    warehouse.dbt("build", "--selector", "monthly_marts", "--quiet")
+    warehouse.dbt("build", "--selector", "telco_marts", "--quiet")
     weights = {"churn_lgbm": 0.5, "package_upsell_rf": 0.25, "data_addon_scorecard": 0.25}
     scores = {}
     for model, entity, score in query(
@@ -326,11 +326,12 @@ def test_model_metrics_hold_every_split_and_agree_with_training_runs(warehouse):
 
 
 def test_each_run_writes_a_structured_log(warehouse):
-    logs = sorted((warehouse.root / "logs").glob("scorehouse-train-*.jsonl"))
-    assert logs, "no run log for scorehouse train"
+    # the fixture trained inside `scorehouse run` (conftest Built.monthly_run)
+    logs = sorted((warehouse.root / "logs").glob("scorehouse-run-*.jsonl"))
+    assert logs, "no run log for scorehouse run"
     records = [json.loads(line) for line in logs[0].read_text().splitlines()]
     messages = [r["message"] for r in records]
-    assert messages[0].startswith("scorehouse train started")
+    assert messages[0].startswith("scorehouse run started")
     assert any("fitted lightgbm" in m for m in messages)  # per-stage timings
     assert messages[-1].startswith("finished in")
     assert all(r["level"] == "INFO" for r in records)  # INFO in the file even with -q

@@ -29,7 +29,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from python_scoring import contract
+
 from .conftest import REPO, make_warehouse, normalised, postgres_database, query, query_frame
+from .test_contract import contract_mismatches, warehouse_columns
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres, pytest.mark.e2e]
 
@@ -58,7 +61,7 @@ def engines(tmp_path_factory, postgres_server):
             )
             == 0
         ), name
-        engine.features_log = engine.dbt("build", "--selector", "monthly_features").stdout
+        engine.features_log = engine.dbt("build", "--selector", "telco_features").stdout
     duck, spark = built["duckdb"], built["spark"]
     assert duck.scorehouse("train") == 0
     assert spark.scorehouse("train") == 0  # Spark trains too (its own versions)
@@ -73,7 +76,7 @@ def engines(tmp_path_factory, postgres_server):
                 name,
                 model,
             )
-        engine.marts_log = engine.dbt("build", "--selector", "monthly_marts").stdout
+        engine.marts_log = engine.dbt("build", "--selector", "telco_marts").stdout
     return built
 
 
@@ -143,6 +146,15 @@ def test_dbt_builds_and_tests_every_model_on_every_engine(engines):
         for log in (engine.features_log, engine.marts_log):
             assert "Completed successfully" in log, name
             assert "ERROR=0" in log and "SKIP=0" in log, name
+
+
+def test_ml_tables_have_the_contracts_columns_and_types_on_every_engine(engines):
+    for name, engine in engines.items():
+        tables = set(contract.SCHEMAS)
+        if name == "spark":  # read from its parquet files: a table nothing wrote has none
+            tables &= warehouse_columns(engine).keys()
+            assert {"training_runs", "model_metrics", "score_baselines", "model_scores"} <= tables
+        assert contract_mismatches(engine, name, sorted(tables)) == [], name
 
 
 def test_wide_table_is_the_same_on_every_engine(engines):

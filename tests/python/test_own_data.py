@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from .conftest import REPO, query
+from .conftest import REPO, make_warehouse, query
 
 TELCO_CSV = REPO.parent / "shared" / "data" / "telco" / "Telco-Customer-Churn.csv"
 
@@ -69,3 +69,25 @@ def test_disabled_entry_stays_out_of_the_monthly_run(warehouse, trained):
         )[0][0]
     )
     assert params["estimator"]["class_weight"] is None and params["imbalance"] == "none"
+
+
+@pytest.fixture(scope="module")
+def own_only(tmp_path_factory):
+    """A warehouse that holds nothing but the user's own table, trained."""
+    built = make_warehouse(tmp_path_factory.mktemp("own_only"))
+    assert built.scorehouse("load", "ibm_telco.customers", str(TELCO_CSV)) == 0
+    built.dbt("build", "--selector", "ibm_telco", "--quiet")
+    assert built.scorehouse("train", "--model", "ibm_telco_churn_lr") == 0
+    return built
+
+
+def test_summary_of_a_warehouse_with_only_an_own_table(own_only):
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert own_only.scorehouse("summary") == 0
+    text = printed.getvalue()
+    ((cv_auc,),) = query(own_only, "select cv_auc from ml.training_runs")
+    assert "Domain telco" in text
+    assert "ibm_telco_churn_lr (disabled: not in the monthly run): rows: training set 7,043" in text
+    assert f"cross-validated AUC {cv_auc:.4f}" in text
+    assert "churn_lgbm" not in text and "composite" not in text  # nothing of the demo

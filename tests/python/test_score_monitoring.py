@@ -32,11 +32,11 @@ def monitored(tmp_path_factory):
     built.dbt("parse", "--quiet")
     assert built.scorehouse("generate", "--subscribers", "4000", "--months", "8") == 0
     for i, month in enumerate(MONTHS):
-        built.dbt("build", "--selector", "monthly_features", "--vars", f"{{score_month: {month}}}")
+        built.dbt("build", "--selector", "telco_features", "--vars", f"{{score_month: {month}}}")
         if i == 0:
             assert built.scorehouse("train", "--model", MODEL) == 0
         assert built.scorehouse("score", "--model", MODEL, "--month", str(month)) == 0
-    built.marts = built.dbt("build", "--selector", "monthly_marts").stdout
+    built.marts = built.dbt("build", "--selector", "telco_marts").stdout
     return built
 
 

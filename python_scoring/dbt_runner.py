@@ -1,0 +1,118 @@
+"""dbt called in this process (dbtRunner), against the project, profile and target path
+python_scoring itself uses, with the domain passed as dbt's var `domain`.
+
+One process for the whole monthly cycle: no second interpreter start per step, and on
+Spark one JVM (Derby's metastore admits one) shared by dbt-spark's session and ours."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import yaml
+
+from python_scoring.errors import ScorehouseError
+from python_scoring.project import Project
+
+log = logging.getLogger(__name__)
+
+
+def dbt_vars(domain: str | None = None, **values: object) -> str:
+    """dbt's --vars argument: the domain and any other var that is not None."""
+    chosen = {"domain": domain, **values}
+    return yaml.safe_dump(
+        {k: v for k, v in chosen.items() if v is not None}, default_flow_style=True
+    )
+
+
+def run_dbt(
+    project: Project, command: str, *args: str, dbt_var: str | None = None, quiet: bool = True
+) -> None:
+    """Run one dbt command (`build`, `parse`, ...) in this process; a failure is one line
+    naming the failing nodes. dbt prints its own progress unless `quiet`."""
+    from dbt.cli.main import dbtRunner
+
+    invocation = [
+        command,
+        *(["--quiet"] if quiet else []),
+        "--log-path",
+        str(project.manifest_path.parent.parent / "logs"),
+        *args,
+        "--project-dir",
+        str(project.project_dir),
+        "--target-path",
+        str(project.manifest_path.parent),
+        *(["--profiles-dir", str(project.profiles_dir)] if project.profiles_dir else []),
+        *(["--target", project.target] if project.target else []),
+        *(["--vars", dbt_var] if dbt_var else []),
+    ]
+    clock = time.perf_counter()
+    try:
+        result = dbtRunner().invoke(invocation)
+    finally:
+        _release_connections()
+        project.forget_manifest()  # dbt rewrote it
+    if result.exception is not None:
+        raise ScorehouseError(f"dbt {command} failed: {result.exception}")
+    if not result.success:
+        failed = [
+            f"{r.node.name}: {(r.message or r.status)}".splitlines()[0]
+            for r in getattr(result.result, "results", [])
+            if str(r.status) in {"error", "fail"}
+        ]
+        raise ScorehouseError(
+            f"dbt {command} failed: " + ("; ".join(failed[:5]) or "see dbt's log above")
+        )
+    log.info("dbt %s %s done in %.1fs", command, " ".join(args), time.perf_counter() - clock)
+
+
+def _release_connections() -> None:
+    """dbt in-process keeps its adapter and dbt-duckdb a process-wide DuckDB handle on the
+    warehouse file; close them, so that the next step (and a reader of the file, read-only)
+    can open it."""
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
+        return
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        environment.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+def _project_files(project: Project) -> list[Path]:
+    """The files dbt parses: dbt_project.yml, selectors.yml and the model, macro, seed,
+    test and analysis folders' YAML and SQL."""
+    config = project.dbt_project
+    folders = [
+        *config.get("model-paths", ["models"]),
+        *config.get("macro-paths", ["macros"]),
+        *config.get("seed-paths", ["seeds"]),
+        *config.get("test-paths", ["tests"]),
+        *config.get("analysis-paths", ["analyses"]),
+    ]
+    files = [project.project_dir / "dbt_project.yml", project.project_dir / "selectors.yml"]
+    for folder in folders:
+        root = project.project_dir / folder
+        files += [p for p in root.rglob("*") if p.suffix in {".sql", ".yml", ".yaml", ".csv"}]
+    return [f for f in files if f.is_file()]
+
+
+def ensure_manifest(project: Project) -> None:
+    """Parse the project (in this process) when dbt's manifest is missing or older than a
+    file dbt parses, so that a new model or registry entry is seen without a manual
+    `dbt parse`."""
+    path = project.manifest_path
+    if path.is_file():
+        written = path.stat().st_mtime
+        newer = [f for f in _project_files(project) if f.stat().st_mtime > written]
+        if not newer:
+            return
+        log.info("dbt manifest older than %s: parsing the project", newer[0])
+    else:
+        log.info("no dbt manifest at %s: parsing the project", path)
+    run_dbt(project, "parse")

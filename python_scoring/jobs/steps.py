@@ -1,0 +1,179 @@
+"""One function per `scorehouse` command, each printing its one-line results: the CLI
+calls one of them per command, and the monthly cycle (`cycle`) runs them as its stages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from python_scoring.errors import ScorehouseError
+from python_scoring.project import Project
+from python_scoring.registry import ModelSpec, load_registry, select_models
+from python_scoring.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+def check(project: Project) -> None:
+    """Validate the registry and list its models."""
+    for spec in load_registry(project).values():
+        state = "enabled" if spec.enabled else "disabled"
+        print(
+            f"{spec.name}: {spec.domain} {spec.scenario}, {spec.algorithm}, weight "
+            f"{spec.composite_weight}, {state}"
+        )
+
+
+def generate(
+    project: Project,
+    domain: str,
+    *,
+    subscribers: int,
+    corporate: int,
+    retail: int,
+    months: int | None,
+    start_month: dt.date,
+    seed: int,
+    drift_month: dt.date | None = None,
+    csv_dir: Path | None = None,
+) -> None:
+    """Synthetic data into the domain's raw source tables (bank: or as CSV files)."""
+    from python_scoring.synthetic import load_bank, load_synthetic
+    from python_scoring.synthetic.bank import BankConfig, write_csv_files
+    from python_scoring.synthetic.telco import GeneratorConfig
+
+    if domain == "bank":
+        config = BankConfig(
+            n_corporate=corporate,
+            n_months=months or 6,
+            n_retail=retail,
+            start_month=start_month,
+            seed=seed,
+        )
+        if csv_dir is not None:
+            for path, rows in write_csv_files(config, csv_dir).items():
+                print(f"{path}: {rows} rows")
+            return
+        with Warehouse.connect(project) as wh:
+            load_bank(project, wh, config)
+        return
+    if csv_dir is not None:
+        raise ScorehouseError("--csv-dir is for --domain bank")
+    config = GeneratorConfig(
+        n_subscribers=subscribers,
+        n_months=months or 12,
+        start_month=start_month,
+        seed=seed,
+        drift_month=drift_month,
+    )
+    with Warehouse.connect(project) as wh:
+        load_synthetic(project, wh, config)
+
+
+def load(project: Project, table: str, file: Path, delimiter: str) -> None:
+    from python_scoring.load import load_csv
+
+    with Warehouse.connect(project) as wh:
+        rows = load_csv(project, wh, table, file, delimiter)
+    print(f"{table}: {rows} rows from {file}")
+
+
+def _specs(project: Project, models: str | Sequence[str] | None, domain: str) -> list[ModelSpec]:
+    """The named model(s), or every enabled model of the domain."""
+    if models is None or isinstance(models, str):
+        return select_models(project, models, domain)
+    return [spec for name in models for spec in select_models(project, name, domain)]
+
+
+def train(
+    project: Project,
+    models: str | Sequence[str] | None,
+    domain: str,
+    verbose: bool = True,
+    only_untrained: bool = False,
+) -> None:
+    """Train the named model(s), or every enabled model of the domain (only those without
+    a usable trained version when `only_untrained`)."""
+    from python_scoring.scoring.score import usable_versions
+    from python_scoring.training.report import format_metrics, headline
+    from python_scoring.training.train import train_model
+
+    specs = _specs(project, models, domain)
+    with Warehouse.connect(project) as wh:
+        for spec in specs:
+            if only_untrained and usable_versions(project, wh, spec):
+                print(f"{spec.name}: a trained version exists (--train to train anew)")
+                continue
+            result = train_model(project, wh, spec)
+            print(f"{spec.name} {result.artifact.version}: {headline(result.metrics)}")
+            if verbose:
+                print(format_metrics(result.metrics, spec.threshold))
+
+
+def score(
+    project: Project,
+    models: str | Sequence[str] | None,
+    domain: str,
+    month: dt.date | None = None,
+    version: str | None = None,
+    n_reasons: int | None = None,
+    pieces: int | None = None,
+    progress: bool = True,
+    compile_trees: bool = True,
+) -> None:
+    from python_scoring.scoring.score import score_model
+
+    specs = _specs(project, models, domain)
+    with Warehouse.connect(project) as wh:
+        for spec in specs:
+            result = score_model(
+                project, wh, spec, month, version, n_reasons, pieces, progress, compile_trees
+            )
+            print(
+                f"{spec.name} {result.version}: scored {result.rows} rows for "
+                f"{result.month} in {result.seconds:.1f}s"
+            )
+
+
+def rules(project: Project, names: list[str]) -> None:
+    """Mine the named rule sets (clusters and association rules)."""
+    from python_scoring.mining.rules import run_rule_set, select_rule_set
+
+    specs = [select_rule_set(project, name) for name in names]
+    with Warehouse.connect(project) as wh:
+        for spec in specs:
+            result = run_rule_set(project, wh, spec)
+            print(
+                f"{result.rule_set}: {result.entities} entities in {result.clusters} "
+                f"cluster(s), {result.rules} rules in {result.seconds:.1f}s"
+            )
+
+
+def clean(project: Project, keep: int, model: str | None) -> None:
+    """Delete old artifact versions, never the one that scored a model's latest month."""
+    from python_scoring.artifacts import prune
+    from python_scoring.scoring.score import latest_scoring_versions
+
+    names = [model] if model else sorted(load_registry(project))
+    if model:
+        select_models(project, model)  # unknown names fail with the usual message
+    with Warehouse.connect(project) as wh:
+        protected = latest_scoring_versions(project, wh)
+    for name in names:
+        deleted = prune(project.artifacts_dir, name, keep, protected.get(name, set()))
+        kept = ", ".join(sorted(protected.get(name, set()))) or "none"
+        print(
+            f"{name}: deleted {len(deleted)} (kept the newest {keep} and the "
+            f"version that scored the latest month: {kept})"
+        )
+        for path in deleted:
+            log.info("deleted %s", path)
+
+
+def summary(project: Project, domains: list[str] | None = None) -> None:
+    from python_scoring.jobs.summary import print_summary
+
+    with Warehouse.connect(project) as wh:
+        print_summary(project, wh, domains)

@@ -1,0 +1,39 @@
+"""`scorehouse run`, the monthly cycle in one process: the whole telco month and bank cycle
+run through it in the session fixtures (conftest `monthly_run`, `bank_run`); here, a stage
+that fails stops the cycle before the next one, naming the stage."""
+
+from __future__ import annotations
+
+import pytest
+
+from python_scoring.registry import load_registry
+
+from ..conftest import query
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_failing_dbt_test_in_the_features_stage_stops_the_run_before_training(drifted):
+    result = drifted.cycle("--train", check=False)
+    assert result.returncode == 2
+    error = result.stderr.strip().splitlines()[-1]
+    # one line naming the stage and the failing test
+    assert error.startswith("scorehouse: error: stage features failed, later stages not run")
+    assert "psi_stable_subscriber_month_wide_data_mb" in error
+    assert list(drifted.stage_logs) == ["features"]  # train, score, marts never started
+    assert query(drifted, "select count(*) from ml.training_runs") == [(0,)]
+    assert not (drifted.root / "artifacts").exists()
+
+
+def test_the_telco_month_ran_every_stage_in_order(warehouse):
+    assert list(warehouse.stage_logs) == ["features", "train", "score", "rules", "marts"]
+    assert "no enabled telco rule set" in warehouse.stage_logs["rules"]
+    scored = query(
+        warehouse, "select model_name, count(*) from ml.model_scores group by 1 order by 1"
+    )
+    enabled = sorted(
+        spec.name
+        for spec in load_registry(warehouse.project()).values()
+        if spec.enabled and spec.domain == "telco"
+    )
+    assert len(enabled) == 3 and [name for name, _ in scored] == enabled
