@@ -149,7 +149,10 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("check", help="validate the registry and list its models")
-    sub.add_parser("summary", help="print rows per layer, latest metrics and top scores")
+    sub.add_parser(
+        "summary",
+        help="per domain: each model's table rows and latest run, rule sets; top composite scores",
+    )
     return parser
 
 
