@@ -14,6 +14,7 @@ import yaml
 
 from python_scoring.errors import ScorehouseError
 from python_scoring.project import Project
+from python_scoring.warehouse import prepare_process, release_after_dbt
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ def run_dbt(
     naming the failing nodes. dbt prints its own progress unless `quiet`."""
     from dbt.cli.main import dbtRunner
 
+    prepare_process(project)  # dbt may start the engine (Spark) in this process
     invocation = [
         command,
         *(["--quiet"] if quiet else []),
@@ -51,7 +53,7 @@ def run_dbt(
     try:
         result = dbtRunner().invoke(invocation)
     finally:
-        _release_connections()
+        release_after_dbt(project)
         project.forget_manifest()  # dbt rewrote it
     if result.exception is not None:
         raise ScorehouseError(f"dbt {command} failed: {result.exception}")
@@ -65,23 +67,6 @@ def run_dbt(
             f"dbt {command} failed: " + ("; ".join(failed[:5]) or "see dbt's log above")
         )
     log.info("dbt %s %s done in %.1fs", command, " ".join(args), time.perf_counter() - clock)
-
-
-def _release_connections() -> None:
-    """dbt in-process keeps its adapter and dbt-duckdb a process-wide DuckDB handle on the
-    warehouse file; close them, so that the next step (and a reader of the file, read-only)
-    can open it."""
-    from dbt.adapters.factory import reset_adapters
-
-    reset_adapters()
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
-        return
-    environment = DuckDBConnectionManager._ENV
-    if environment is not None:
-        environment.close()
-    DuckDBConnectionManager.close_all_connections()
 
 
 def _project_files(project: Project) -> list[Path]:

@@ -68,6 +68,27 @@ class BatchTask(Protocol):
     def map_batches(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]: ...
 
 
+def prepare_process(project: Project) -> None:
+    """Process settings the target's engine needs before anything in this process (dbt
+    in-process included) starts it."""
+    if project.profile_output.get("type") == "spark":
+        from python_scoring.warehouse._spark import prepare_process as prepare_spark
+
+        prepare_spark(project.profile_output)
+
+
+def release_after_dbt(project: Project) -> None:
+    """dbt in-process keeps its adapters' connections open; close them, so that the next
+    step (and a reader of the warehouse) can connect."""
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+    if project.profile_output.get("type") == "duckdb":
+        from python_scoring.warehouse._duckdb import release_dbt_handle
+
+        release_dbt_handle()
+
+
 class Warehouse:
     """Engine-neutral interface; `connect` returns the implementation for the profile.
 

@@ -130,3 +130,15 @@ class DuckDBWarehouse(Warehouse):
 
     def close(self) -> None:
         self.con.close()
+
+
+def release_dbt_handle() -> None:
+    """dbt-duckdb keeps a process-wide DuckDB handle on the warehouse file after dbt ran
+    in-process: close it, or this process's next connection (and any read-only reader of
+    the file) is refused."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        environment.close()
+    DuckDBConnectionManager.close_all_connections()

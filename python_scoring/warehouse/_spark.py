@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -42,6 +43,22 @@ def _plain(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema(fields)) if fields != list(table.schema) else table
 
 
+def prepare_process(output: dict[str, Any]) -> None:
+    """Before the first session of this process starts (dbt-spark's, when `scorehouse run`
+    calls dbt in-process): the session method's executors run their Python workers on
+    this interpreter, which has python_scoring and its dependencies."""
+    if output.get("method") == "session":
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
+def _first_line(exc: Exception) -> str:
+    """Spark's first line, and for a Python worker's traceback the exception it ended in
+    (the first line only says that the worker failed)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    raised = [line for line in lines if re.match(r"^[\w.]+(Error|Exception): ", line)]
+    return f"{lines[0]} {raised[-1]}" if "Python worker" in lines[0] and raised else lines[0]
+
+
 class SparkWarehouse(Warehouse):
     name = "spark"
 
@@ -51,9 +68,8 @@ class SparkWarehouse(Warehouse):
         except ImportError as exc:  # pragma: no cover - pyspark is a dependency
             raise ScorehouseError("the spark target needs pyspark (pip install pyspark)") from exc
         builder = SparkSession.builder.appName("scorehouse").enableHiveSupport()
+        prepare_process(output)
         if output.get("method") == "session":
-            # the executors' Python workers: this interpreter, which has python_scoring
-            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             for key, value in (output.get("server_side_parameters") or {}).items():
                 builder = builder.config(key, str(value))
         elif os.environ.get("SCOREHOUSE_SPARK_MASTER"):
@@ -76,7 +92,7 @@ class SparkWarehouse(Warehouse):
         try:
             return self.spark.sql(sql)
         except PySparkException as exc:
-            raise ScorehouseError(f"Spark: {str(exc).strip().splitlines()[0]}") from exc
+            raise ScorehouseError(f"Spark: {_first_line(exc)}") from exc
 
     # ---- reads ---------------------------------------------------------------------
     def query_arrow(self, sql: str) -> pa.Table:

@@ -13,8 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "python_scoring"
 LAYERS = [
     ["errors"],
     ["project", "progress"],
-    ["registry", "artifacts", "contract", "tracking", "dbt_runner"],
-    ["warehouse"],
+    ["registry", "artifacts", "contract", "tracking"],
+    ["warehouse", "dbt_runner"],  # dbt in-process prepares and releases the engines
     ["features"],
     ["training", "scoring", "mining", "load", "synthetic"],
     ["jobs"],
