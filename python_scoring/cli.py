@@ -149,10 +149,11 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("check", help="validate the registry and list its models")
-    sub.add_parser(
+    summary = sub.add_parser(
         "summary",
         help="per domain: each model's table rows and latest run, rule sets; top composite scores",
     )
+    summary.add_argument("--domain", choices=DOMAINS, help="one domain (default: every domain)")
     return parser
 
 
@@ -206,7 +207,7 @@ def _commands() -> dict[str, Callable[[Project, argparse.Namespace], None]]:
         ),
         "rules": lambda p, a: steps.rules(p, [a.rule_set]),
         "clean": lambda p, a: steps.clean(p, a.keep, a.model),
-        "summary": lambda p, a: steps.summary(p),
+        "summary": lambda p, a: steps.summary(p, [a.domain] if a.domain else None),
         "run": lambda p, a: run_cycle(
             p, a.domain, a.month, train=a.train, marts=not a.no_marts, quiet=a.quiet
         ),

@@ -68,11 +68,15 @@ def run_cycle(
         ("features", *build("features", selection.features)),
         (
             "train",
-            f"{what}{'' if train else ' without a trained version'}",
+            f"{what}, all retrained" if train else f"{what} without a trained version",
             lambda: steps.train(project, models, domain, not quiet, only_untrained=not train),
         ),
         ("score", what, lambda: steps.score(project, models, domain, month, progress=not quiet)),
-        ("rules", f"{domain} rule sets", lambda: _rules(project, domain, selection.rule_sets)),
+        (
+            "rules",
+            ", ".join(selection.rule_sets or ()) or f"enabled {domain} rule sets",
+            lambda: _rules(project, domain, selection.rule_sets),
+        ),
     ]
     skipped = {"train", "score"} if models == () else set()
     skipped |= {"rules"} if selection.rule_sets == () else set()

@@ -78,16 +78,22 @@ def _rule_set_lines(project: Project, wh: Warehouse, domain: str) -> list[str]:
     return lines
 
 
-def _composite_lines(project: Project, wh: Warehouse) -> list[str]:
+def _composite_lines(project: Project, wh: Warehouse, entities: set[str]) -> list[str]:
+    """The top of the composite mart, when it holds entities of the domains shown (it is
+    built for one domain at a time, dbt var `domain`)."""
     try:
         mart = project.model("composite_scores")
     except ScorehouseError:  # a project without the scoring marts
         return []
-    if not _rows(wh, mart):
+    if not entities:
+        return []
+    listed = ", ".join(sql_literal(e) for e in sorted(entities))
+    if not _rows(wh, mart, f"entity in ({listed})"):
         return []
     top = wh.query_arrow(
         f"select entity, entity_id, score_month, composite_score, score_decile, score_rank "
-        f"from {mart.sql} where score_month = (select max(score_month) from {mart.sql}) "
+        f"from {mart.sql} where entity in ({listed}) and score_month = "
+        f"(select max(score_month) from {mart.sql} where entity in ({listed})) "
         f"order by score_rank limit 10"
     ).to_pylist()
     lines = [f"\nTop of the composite score mart ({mart})"]
@@ -105,7 +111,7 @@ def print_summary(project: Project, wh: Warehouse, domains: list[str] | None = N
     by_domain: dict[str, list[ModelSpec]] = {}
     for spec in sorted(load_registry(project).values(), key=lambda s: s.name):
         by_domain.setdefault(spec.domain, []).append(spec)
-    shown = 0
+    shown, entities = 0, set()
     for domain in sorted(by_domain):
         if domains is not None and domain not in domains:
             continue
@@ -116,10 +122,11 @@ def print_summary(project: Project, wh: Warehouse, domains: list[str] | None = N
         ]
         lines += _rule_set_lines(project, wh, domain)
         if lines:
+            entities |= {spec.entity for spec in by_domain[domain]}
             print(f"Domain {domain}" if not shown else f"\nDomain {domain}")
             print("\n".join(lines))
             shown += 1
     if not shown:
         print("The warehouse holds no table of a registry model yet: run `scorehouse run`.")
-    for line in _composite_lines(project, wh):
+    for line in _composite_lines(project, wh, entities):
         print(line)

@@ -4,6 +4,9 @@ that fails stops the cycle before the next one, naming the stage."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import pytest
 
 from python_scoring.registry import load_registry
@@ -37,3 +40,20 @@ def test_the_telco_month_ran_every_stage_in_order(warehouse):
         if spec.enabled and spec.domain == "telco"
     )
     assert len(enabled) == 3 and [name for name, _ in scored] == enabled
+
+
+def test_summary_shows_the_composite_mart_with_its_own_domain_only(warehouse):
+    def summary(*args: str) -> str:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            assert warehouse.scorehouse("summary", *args) == 0
+        return printed.getvalue()
+
+    ((churn_rows,),) = query(
+        warehouse, "select count(*) from ml.model_scores where model_name = 'churn_lgbm'"
+    )
+    telco = summary("--domain", "telco")
+    assert f"scores {churn_rows:,}" in telco and "Top of the composite score mart" in telco
+    # the bank holds nothing here; the composite mart (telco's subscribers) is not the bank's
+    bank = summary("--domain", "bank")
+    assert "Domain" not in bank and "composite" not in bank
