@@ -50,7 +50,9 @@ bank-files: venv  ## the bank jobs from files (README): bank_files/*.csv in, res
 	cd bank_files && $(BANK_CLI) bank potential      --input corporate_monthly.csv --related corporate_registrations.csv --output potential_ids.csv
 	cd bank_files && $(BANK_CLI) bank cross-sell     --input retail_customers.csv --output cross_sell.csv
 	cd bank_files && $(BANK_CLI) bank product-mining --input retail_customers.csv --output product_mining.csv
-	cd bank_files && $(BANK_CLI) bank cross-sell --baskets --input $(GROCERIES) --output groceries_cross_sell.csv
+	@cd bank_files && if [ -f $(GROCERIES) ]; then \
+		$(BANK_CLI) bank cross-sell --baskets --input $(GROCERIES) --output groceries_cross_sell.csv; \
+	else echo "groceries baskets skipped: no $(GROCERIES) (README: Example data; make bank-files GROCERIES=...)"; fi
 
 lint: venv profiles.yml  ## ruff and sqlfluff
 	$(VENV)/bin/ruff check .

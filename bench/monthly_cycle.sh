@@ -3,7 +3,8 @@
 #   bash bench/monthly_cycle.sh [SUBSCRIBERS]        (default 1,000,000)
 # Setup (timed apart): train every registry model. The cycle is `scorehouse run --month M`:
 # dbt build of the month's features, targets and sets (incremental), score every model,
-# dbt build of the marts, in one process; its log gives each stage's time and peak RSS.
+# dbt build of the marts, in one process; its log gives each stage's time (and the
+# process's peak RSS so far, not per stage).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
@@ -19,7 +20,6 @@ step "dbt parse" $bin/dbt parse --quiet
 # any dbt run creates (or migrates) the ml contract tables training writes into
 step "dbt run dim_ml_models" $bin/dbt run --select dim_ml_models --quiet
 step "scorehouse train (all models)" $bin/scorehouse train
-total=0
 echo "monthly cycle for $month"
 step "scorehouse run month" $bin/scorehouse run --month "$month"
 grep -ho "stage .* done in .*" "$root/scorehouse_run_month.log" | sed 's/^/    /'

@@ -209,7 +209,13 @@ def _commands() -> dict[str, Callable[[Project, argparse.Namespace], None]]:
         "clean": lambda p, a: steps.clean(p, a.keep, a.model),
         "summary": lambda p, a: steps.summary(p, [a.domain] if a.domain else None),
         "run": lambda p, a: run_cycle(
-            p, a.domain, a.month, train=a.train, marts=not a.no_marts, quiet=a.quiet
+            p,
+            a.domain,
+            a.month,
+            train=a.train,
+            marts=not a.no_marts,
+            quiet=a.quiet,
+            summary=not (a.quiet or a.no_marts),
         ),
     }
 
@@ -219,10 +225,6 @@ def run(args: argparse.Namespace) -> None:
         _bank_job(args)
         return
     project = Project(args.project_dir, args.profiles_dir, args.target, args.target_path)
-    if args.command in ("generate", "load"):  # the first commands on a fresh clone
-        from python_scoring.dbt_runner import ensure_manifest
-
-        ensure_manifest(project)
     _commands()[args.command](project, args)
 
 

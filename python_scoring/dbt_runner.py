@@ -45,7 +45,9 @@ def run_dbt(
         str(project.project_dir),
         "--target-path",
         str(project.manifest_path.parent),
-        *(["--profiles-dir", str(project.profiles_dir)] if project.profiles_dir else []),
+        # the profile python_scoring resolved (dbt alone would not look in the project)
+        "--profiles-dir",
+        str(project.profiles_file().parent),
         *(["--target", project.target] if project.target else []),
         *(["--vars", dbt_var] if dbt_var else []),
     ]
@@ -56,17 +58,22 @@ def run_dbt(
         release_after_dbt(project)
         project.forget_manifest()  # dbt rewrote it
     if result.exception is not None:
-        raise ScorehouseError(f"dbt {command} failed: {result.exception}")
+        first = (str(result.exception).strip().splitlines() or [""])[0]
+        raise ScorehouseError(f"dbt {command} failed: {first}")
     if not result.success:
         failed = [
             f"{r.node.name}: {(r.message or r.status)}".splitlines()[0]
             for r in getattr(result.result, "results", [])
             if str(r.status) in {"error", "fail"}
         ]
+        more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
         raise ScorehouseError(
-            f"dbt {command} failed: " + ("; ".join(failed[:5]) or "see dbt's log above")
+            f"dbt {command} failed: " + ("; ".join(failed[:5]) or "see dbt's log above") + more
         )
     log.info("dbt %s %s done in %.1fs", command, " ".join(args), time.perf_counter() - clock)
+
+
+_PARSED = {".sql", ".yml", ".yaml", ".csv", ".py", ".md"}
 
 
 def _project_files(project: Project) -> list[Path]:
@@ -83,8 +90,9 @@ def _project_files(project: Project) -> list[Path]:
     files = [project.project_dir / "dbt_project.yml", project.project_dir / "selectors.yml"]
     for folder in folders:
         root = project.project_dir / folder
-        files += [p for p in root.rglob("*") if p.suffix in {".sql", ".yml", ".yaml", ".csv"}]
-    return [f for f in files if f.is_file()]
+        # folders too: moving or deleting a file changes its folder's time, not the file's
+        files += [root, *(p for p in root.rglob("*") if p.is_dir() or p.suffix in _PARSED)]
+    return [f for f in files if f.exists()]
 
 
 def ensure_manifest(project: Project) -> None:

@@ -131,7 +131,7 @@ class Project:
         self.__dict__.pop("manifest", None)
 
     # ---- profile -------------------------------------------------------------------
-    def _profiles_file(self) -> Path:
+    def profiles_file(self) -> Path:
         candidates = [
             self.profiles_dir,
             os.environ.get("DBT_PROFILES_DIR"),
@@ -150,7 +150,7 @@ class Project:
     def profile_output(self) -> dict[str, Any]:
         """The rendered output block of the active target, plus its name under `target_name`."""
         profile_name = self.dbt_project["profile"]
-        path = self._profiles_file()
+        path = self.profiles_file()
         profiles = yaml.safe_load(path.read_text()) or {}
         if profile_name not in profiles:
             raise ScorehouseError(f"profile '{profile_name}' is not defined in {path}")

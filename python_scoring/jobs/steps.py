@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from python_scoring.dbt_runner import ensure_manifest
 from python_scoring.errors import ScorehouseError
 from python_scoring.project import Project
 from python_scoring.registry import ModelSpec, load_registry, select_models
@@ -52,10 +53,11 @@ def generate(
             start_month=start_month,
             seed=seed,
         )
-        if csv_dir is not None:
+        if csv_dir is not None:  # files only: no manifest, profile or warehouse needed
             for path, rows in write_csv_files(config, csv_dir).items():
                 print(f"{path}: {rows} rows")
             return
+        ensure_manifest(project)  # the first command on a fresh clone
         with Warehouse.connect(project) as wh:
             load_bank(project, wh, config)
         return
@@ -68,6 +70,7 @@ def generate(
         seed=seed,
         drift_month=drift_month,
     )
+    ensure_manifest(project)
     with Warehouse.connect(project) as wh:
         load_synthetic(project, wh, config)
 
@@ -75,6 +78,7 @@ def generate(
 def load(project: Project, table: str, file: Path, delimiter: str) -> None:
     from python_scoring.load import load_csv
 
+    ensure_manifest(project)  # the first command on a fresh clone, or after a new source
     with Warehouse.connect(project) as wh:
         rows = load_csv(project, wh, table, file, delimiter)
     print(f"{table}: {rows} rows from {file}")
@@ -104,7 +108,7 @@ def train(
     with Warehouse.connect(project) as wh:
         for spec in specs:
             if only_untrained and usable_versions(project, wh, spec):
-                print(f"{spec.name}: a trained version exists (--train to train anew)")
+                print(f"{spec.name}: scoring with its trained version, not retrained")
                 continue
             result = train_model(project, wh, spec)
             print(f"{spec.name} {result.artifact.version}: {headline(result.metrics)}")

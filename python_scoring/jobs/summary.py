@@ -127,6 +127,7 @@ def print_summary(project: Project, wh: Warehouse, domains: list[str] | None = N
             print("\n".join(lines))
             shown += 1
     if not shown:
-        print("The warehouse holds no table of a registry model yet: run `scorehouse run`.")
+        which = f" --domain {domains[0]}" if domains and len(domains) == 1 else ""
+        print(f"The warehouse holds no table of a registry model yet: run `scorehouse run{which}`.")
     for line in _composite_lines(project, wh, entities):
         print(line)

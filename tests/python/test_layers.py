@@ -30,10 +30,18 @@ def _room(module: str) -> str:
 
 
 def _imports(path: Path) -> set[str]:
-    """python_scoring modules a file imports (at the top or inside functions)."""
+    """python_scoring modules a file imports (at the top or inside functions; relative
+    imports resolved against the file's package)."""
     found = set()
+    package = ["python_scoring", *path.relative_to(PACKAGE).parent.parts]
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("python_scoring"):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = ".".join(package[: len(package) - node.level + 1])
+            if node.module:
+                found.add(f"{base}.{node.module}")
+            else:  # from .. import room
+                found |= {f"{base}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("python_scoring"):
             if node.module == "python_scoring":
                 found |= {f"python_scoring.{alias.name}" for alias in node.names}
             else:
