@@ -54,7 +54,11 @@ def generate(
             seed=seed,
         )
         if csv_dir is not None:  # files only: no manifest, profile or warehouse needed
-            for path, rows in write_csv_files(config, csv_dir).items():
+            try:
+                written = write_csv_files(config, csv_dir)
+            except ValueError as exc:  # a config the generator refuses
+                raise ScorehouseError(f"generator: {exc}") from exc
+            for path, rows in written.items():
                 print(f"{path}: {rows} rows")
             return
         ensure_manifest(project)  # the first command on a fresh clone
