@@ -70,7 +70,7 @@ def run_dbt(
         raise ScorehouseError(
             f"dbt {command} failed: " + ("; ".join(failed[:5]) or "see dbt's log above") + more
         )
-    log.info("dbt %s %s done in %.1fs", command, " ".join(args), time.perf_counter() - clock)
+    log.info("dbt %s done in %.1fs", " ".join([command, *args]), time.perf_counter() - clock)
 
 
 _PARSED = {".sql", ".yml", ".yaml", ".csv", ".py", ".md"}
