@@ -71,10 +71,19 @@ def _parser() -> argparse.ArgumentParser:
         "--drift-month", type=_month, help="inject a distribution drift from this month on"
     )
 
-    load = sub.add_parser("load", help="load a CSV file into a table a dbt source declares")
+    load = sub.add_parser(
+        "load",
+        help="load a file (CSV, .del, .xlsx) into a table a dbt source declares; the table "
+        "is replaced only when the file has every column the source declares",
+    )
     load.add_argument("table", help="source.table, as declared in a dbt sources YAML")
-    load.add_argument("file", type=Path, help="CSV file, UTF-8, with a header row")
-    load.add_argument("--delimiter", default=",")
+    load.add_argument(
+        "file",
+        type=Path,
+        help="CSV/TSV text with a header row (UTF-8, or GBK/GB18030), a headerless DB2 .del "
+        "export (columns in the source's declared order) or an .xlsx/.xls/.ods workbook; "
+        "English headers become snake_case, Chinese ones the source's columns (meta zh)",
+    )
 
     train = sub.add_parser("train", help="train registry models on their dbt training sets")
     score = sub.add_parser("score", help="score a month and write ml.model_scores")
@@ -112,9 +121,20 @@ def _parser() -> argparse.ArgumentParser:
 
     bank = sub.add_parser("bank", help="a bank job from files: CSV in, dbt + Python, CSV out")
     bank.add_argument("job", choices=BANK_JOB_NAMES)
-    bank.add_argument("--input", type=Path, required=True, help="CSV file with a header row")
-    bank.add_argument("--related", type=Path, help="potential: registration details CSV")
-    bank.add_argument("--output", type=Path, required=True, help="result CSV file")
+    bank.add_argument(
+        "--input",
+        type=Path,
+        required=True,
+        help="CSV with a header row (English or the bank's Chinese headers; UTF-8 or GBK), "
+        "a headerless DB2 .del export or an .xlsx workbook",
+    )
+    bank.add_argument("--related", type=Path, help="potential: registration details, the same")
+    bank.add_argument(
+        "--output",
+        type=Path,
+        required=True,
+        help="result CSV file (its directory must exist; written when complete)",
+    )
     bank.add_argument(
         "--workdir",
         type=Path,
@@ -128,6 +148,27 @@ def _parser() -> argparse.ArgumentParser:
         help="cross-sell / product-mining: the input is one basket per line, items "
         "comma-separated, no header (e.g. groceries.csv); no clustering",
     )
+    for command in (load, bank):  # how to read the file(s): load's FILE, bank's --input/--related
+        command.add_argument(
+            "--delimiter",
+            default=",",
+            help="field separator of a text file: one character, e.g. ';' or '|', or '\\t' "
+            "for a tab (default: ,)",
+        )
+        command.add_argument(
+            "--encoding",
+            help="text encoding, e.g. gbk, gb18030, utf-16, latin-1 (default: UTF-8, else "
+            "GB18030 when the file decodes as Chinese text)",
+        )
+        command.add_argument("--sheet", help="the workbook sheet to read (default: the first)")
+        command.add_argument(
+            "--no-header",
+            dest="header",
+            action="store_const",
+            const=False,
+            help="the file has no header row: its columns are the ones the dbt source "
+            "declares, in order (the default for .del files)",
+        )
 
     cycle = sub.add_parser(
         "run",
@@ -158,6 +199,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _bank_job(args: argparse.Namespace) -> None:
+    from python_scoring.files import ReadOptions
     from python_scoring.jobs.bank_files import run_job
 
     inputs = {"input": args.input, "related": args.related}
@@ -169,6 +211,7 @@ def _bank_job(args: argparse.Namespace) -> None:
         args.workdir,
         retrain=args.retrain,
         baskets=args.baskets,
+        options=ReadOptions(args.delimiter, args.encoding, args.sheet, args.header),
     )
     print(f"bank {args.job}: {rows} rows written to {args.output}")
 
@@ -192,7 +235,9 @@ def _commands() -> dict[str, Callable[[Project, argparse.Namespace], None]]:
             drift_month=a.drift_month,
             csv_dir=a.csv_dir,
         ),
-        "load": lambda p, a: steps.load(p, a.table, a.file, a.delimiter),
+        "load": lambda p, a: steps.load(
+            p, a.table, a.file, a.delimiter, a.encoding, a.sheet, a.header
+        ),
         "train": lambda p, a: steps.train(p, a.model, a.domain, verbose=not a.quiet),
         "score": lambda p, a: steps.score(
             p,
@@ -220,11 +265,20 @@ def _commands() -> dict[str, Callable[[Project, argparse.Namespace], None]]:
     }
 
 
+# Commands that read dbt's manifest as they start (generate, load and run parse it themselves
+# when they need it: generate --csv-dir needs no project).
+_READ_THE_MANIFEST = {"check", "train", "score", "rules", "clean", "summary"}
+
+
 def run(args: argparse.Namespace) -> None:
     if args.command == "bank":  # its own work directory, warehouse and profile
         _bank_job(args)
         return
     project = Project(args.project_dir, args.profiles_dir, args.target, args.target_path)
+    if args.command in _READ_THE_MANIFEST:
+        from python_scoring.dbt_runner import ensure_manifest
+
+        ensure_manifest(project)  # never act on a registry or source dbt has not parsed
     _commands()[args.command](project, args)
 
 
@@ -232,27 +286,42 @@ class _JsonLines(logging.Formatter):
     """One JSON object per log record: the structured run log."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(
-            {
-                "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
-                "elapsed_s": round(record.relativeCreated / 1000, 3),
-                "level": record.levelname,
-                "logger": record.name,
-                "message": record.getMessage(),
-            }
-        )
+        entry = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+            "elapsed_s": round(record.relativeCreated / 1000, 3),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
 
 
 def _run_log(args: argparse.Namespace) -> logging.Handler:
     """A file handler for this run: $SCOREHOUSE_LOG_DIR or <project>/logs, one JSON-lines
     file per invocation, INFO and above whatever the console shows."""
     directory = Path(os.environ.get("SCOREHOUSE_LOG_DIR", Path(args.project_dir) / "logs"))
-    directory.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    handler = logging.FileHandler(directory / f"scorehouse-{args.command}-{stamp}.jsonl")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(directory / f"scorehouse-{args.command}-{stamp}.jsonl")
+    except OSError as exc:
+        raise ScorehouseError(
+            f"cannot write the run log in {directory} ({exc.strerror}): set "
+            "SCOREHOUSE_LOG_DIR to a writable directory"
+        ) from exc
     handler.setFormatter(_JsonLines())
     handler.setLevel(logging.INFO)
     return handler
+
+
+def _failed(clock: float, message: str, status: int) -> int:
+    """The one way a command fails: one line on stderr (and in the run log), an exit status:
+    2 for what the user can fix, 130 when interrupted, 1 for a bug."""
+    log.info("failed after %.1fs: %s", time.perf_counter() - clock, message)
+    print(f"scorehouse: {'' if status == 130 else 'error: '}{message}", file=sys.stderr)
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -260,7 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     console.setLevel(logging.WARNING if args.quiet else logging.INFO)
-    file_log = _run_log(args)
+    try:
+        file_log = _run_log(args)
+    except ScorehouseError as exc:
+        print(f"scorehouse: error: {exc}", file=sys.stderr)
+        return 2
     log.setLevel(logging.INFO)
     log.addHandler(console)
     log.addHandler(file_log)
@@ -272,9 +345,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         run(args)
         log.info("finished in %.1fs", time.perf_counter() - clock)
     except ScorehouseError as exc:
-        log.info("failed after %.1fs: %s", time.perf_counter() - clock, exc)
-        print(f"scorehouse: error: {exc}", file=sys.stderr)
-        return 2
+        return _failed(clock, str(exc), 2)
+    except KeyboardInterrupt:
+        # locks and transactions were released on the way out; committed pieces stay
+        return _failed(clock, "interrupted (what was committed stays; rerun to go on)", 130)
+    except OSError as exc:  # a full disk, a read-only directory, a file that vanished
+        where = f": {exc.filename}" if exc.filename else ""
+        return _failed(clock, f"{exc.strerror or exc}{where}", 2)
+    except Exception as exc:  # a bug: one line here, the traceback in the run log
+        log.removeHandler(console)  # the traceback goes to the run log only
+        log.exception("internal error")
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return _failed(
+            clock,
+            f"internal error ({type(exc).__name__}: {first}); please report it with the "
+            f"traceback in {file_log.baseFilename}",
+            1,
+        )
     finally:
         log.removeHandler(console)
         log.removeHandler(file_log)

@@ -57,12 +57,14 @@ def run_dbt(
     finally:
         release_after_dbt(project)
         project.forget_manifest()  # dbt rewrote it
+    if isinstance(result.exception, KeyboardInterrupt):
+        raise result.exception
     if result.exception is not None:
         first = (str(result.exception).strip().splitlines() or [""])[0]
         raise ScorehouseError(f"dbt {command} failed: {first}")
     if not result.success:
         failed = [
-            f"{r.node.name}: {(r.message or r.status)}".splitlines()[0]
+            _failure(r)
             for r in getattr(result.result, "results", [])
             if str(r.status) in {"error", "fail"}
         ]
@@ -71,6 +73,16 @@ def run_dbt(
             f"dbt {command} failed: " + ("; ".join(failed[:5]) or "see dbt's log above") + more
         )
     log.info("dbt %s done in %.1fs", " ".join([command, *args]), time.perf_counter() - clock)
+
+
+def _failure(result) -> str:
+    """One failed node in a line: its name, a test's description when it has one (says
+    what is wrong), and dbt's message."""
+    detail = str(result.message or result.status).strip()
+    description = " ".join(getattr(result.node, "description", "").split())
+    if description and result.node.resource_type == "test":
+        detail = f"{description} ({detail})"
+    return f"{result.node.name}: {detail}".splitlines()[0]
 
 
 _PARSED = {".sql", ".yml", ".yaml", ".csv", ".py", ".md"}

@@ -52,6 +52,24 @@ class Relation:
         return f"{self.schema}.{self.identifier}"
 
 
+def _yaml_file(path: Path) -> dict[str, Any]:
+    """A YAML file holding a mapping; a syntax error is one line naming the file and line."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScorehouseError(f"{path}{where} is not valid YAML: {problem}") from exc
+    except UnicodeDecodeError as exc:
+        raise ScorehouseError(f"{path} is not UTF-8 text (byte {exc.start})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ScorehouseError(f"{path} must hold a YAML mapping, not a {type(data).__name__}")
+    return data
+
+
 def _env_var(name: str, default: str | None = None) -> str:
     if name in os.environ:
         return os.environ[name]
@@ -104,7 +122,7 @@ class Project:
 
     @cached_property
     def dbt_project(self) -> dict[str, Any]:
-        return yaml.safe_load((self.project_dir / "dbt_project.yml").read_text())
+        return _yaml_file(self.project_dir / "dbt_project.yml")
 
     @property
     def manifest_path(self) -> Path:
@@ -151,7 +169,7 @@ class Project:
         """The rendered output block of the active target, plus its name under `target_name`."""
         profile_name = self.dbt_project["profile"]
         path = self.profiles_file()
-        profiles = yaml.safe_load(path.read_text()) or {}
+        profiles = _yaml_file(path)
         if profile_name not in profiles:
             raise ScorehouseError(f"profile '{profile_name}' is not defined in {path}")
         profile = _render(profiles[profile_name])

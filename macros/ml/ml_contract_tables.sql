@@ -145,8 +145,11 @@
         {%- do run_query('create schema if not exists ' ~ schema) -%}
         {%- for table, columns in ml_contract_columns().items() -%}
             {%- set relation = api.Relation.create(schema=schema, identifier=table, type='table') -%}
-            {%- set existing = adapter.get_columns_in_relation(relation) | map(attribute='name')
-                               | map('lower') | list -%}
+            {#- listed first: describing a missing table makes Spark log an ERROR with its
+                Java stack trace, though the absence is expected on a new warehouse -#}
+            {%- set found = adapter.get_relation(database=none, schema=schema, identifier=table) -%}
+            {%- set existing = (adapter.get_columns_in_relation(found) if found else [])
+                               | map(attribute='name') | map('lower') | list -%}
             {%- if not existing -%}
                 {%- set ddl -%}
                     create table if not exists {{ relation }} (

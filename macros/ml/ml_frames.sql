@@ -127,8 +127,8 @@ select * from final
     newer one. A full refresh builds every month. -#}
 {% macro incremental_months_filter(month_expr, this_month_column='month') -%}
     {%- if is_incremental() -%}
-        {%- if var('score_month') -%}
-            {{ month_expr }} = cast('{{ var("score_month") }}' as date)
+        {%- if score_month_var() -%}
+            {{ month_expr }} = cast('{{ score_month_var() }}' as date)
         {%- else -%}
             {{ month_expr }} >= (select max({{ this_month_column }}) from {{ this }})
         {%- endif -%}

@@ -66,11 +66,28 @@
     {{ return(found[0] if found else none) }}
 {%- endmacro %}
 
+{#- var score_month checked: none when unset, else 'YYYY-MM-01'; anything else (a mid-month
+    day, a month 13, text) stops the compilation with one line. Whether the month is in
+    the data is the test score_month_in_data's (on each domain's month table). -#}
+{% macro score_month_var() -%}
+    {%- set value = var('score_month') -%}
+    {%- if value is none or value == '' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set text = value | string -%}
+    {%- set parts = modules.re.fullmatch('([0-9]{4})-([0-9]{2})-01', text) -%}
+    {%- if not parts or (parts.group(2) | int) < 1 or (parts.group(2) | int) > 12 -%}
+        {{ exceptions.raise_compiler_error(
+            "var score_month must be the first day of a month (YYYY-MM-01), got '" ~ text ~ "'") }}
+    {%- endif -%}
+    {{ return(text) }}
+{%- endmacro %}
+
 {#- The score month as a SQL date expression: var score_month, or the latest month that
     the given relation holds. -#}
 {% macro score_month(month_relation, month_column='month') -%}
-    {%- if var('score_month') -%}
-        cast('{{ var("score_month") }}' as date)
+    {%- if score_month_var() -%}
+        cast('{{ score_month_var() }}' as date)
     {%- else -%}
         (select max({{ month_column }}) from {{ month_relation }})
     {%- endif -%}

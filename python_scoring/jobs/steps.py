@@ -62,7 +62,7 @@ def generate(
                 print(f"{path}: {rows} rows")
             return
         ensure_manifest(project)  # the first command on a fresh clone
-        with Warehouse.connect(project) as wh:
+        with Warehouse.connect(project, create=True) as wh:
             load_bank(project, wh, config)
         return
     if csv_dir is not None:
@@ -75,17 +75,31 @@ def generate(
         drift_month=drift_month,
     )
     ensure_manifest(project)
-    with Warehouse.connect(project) as wh:
+    with Warehouse.connect(project, create=True) as wh:
         load_synthetic(project, wh, config)
 
 
-def load(project: Project, table: str, file: Path, delimiter: str) -> None:
-    from python_scoring.load import load_csv
+def load(
+    project: Project,
+    table: str,
+    file: Path,
+    delimiter: str = ",",
+    encoding: str | None = None,
+    sheet: str | None = None,
+    header: bool | None = None,
+) -> None:
+    """A file (CSV/TSV, .del, .xlsx; UTF-8 or GBK) into the table a dbt source declares,
+    replacing it only once the file has every declared column."""
+    from python_scoring.files import ReadOptions, read_bytes
+    from python_scoring.load import load_file
 
+    options = ReadOptions(delimiter, encoding, sheet, header)  # bad options before any work
+    read_bytes(file)  # a missing or empty file too
     ensure_manifest(project)  # the first command on a fresh clone, or after a new source
-    with Warehouse.connect(project) as wh:
-        rows = load_csv(project, wh, table, file, delimiter)
-    print(f"{table}: {rows} rows from {file}")
+    with Warehouse.connect(project, create=True) as wh:  # it writes a raw table
+        loaded = load_file(project, wh, table, file, options)
+    how = f" ({loaded.read_as})" if loaded.read_as else ""
+    print(f"{table}: {loaded.rows} rows from {file}{how}")
 
 
 def _specs(project: Project, models: str | Sequence[str] | None, domain: str) -> list[ModelSpec]:

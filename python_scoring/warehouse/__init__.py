@@ -99,13 +99,16 @@ class Warehouse:
     name = "warehouse"
 
     @staticmethod
-    def connect(project: Project) -> Warehouse:
+    def connect(project: Project, create: bool = False) -> Warehouse:
+        """The warehouse of the profile's target. `create`: an embedded DuckDB file may be
+        created (the commands that write raw tables); otherwise a missing file (a typo in
+        its path) is refused rather than silently created empty."""
         output = project.profile_output
         kind = output.get("type")
         if kind == "duckdb":
             from python_scoring.warehouse._duckdb import DuckDBWarehouse
 
-            return DuckDBWarehouse(output)
+            return DuckDBWarehouse(output, create)
         if kind == "postgres":
             from python_scoring.warehouse._postgres import PostgresWarehouse
 

@@ -26,12 +26,19 @@ def _as_user_error(exc: BaseException) -> BaseException:
 class DuckDBWarehouse(Warehouse):
     name = "duckdb"
 
-    def __init__(self, output: dict[str, Any]) -> None:
+    def __init__(self, output: dict[str, Any], create: bool = False) -> None:
         import duckdb
 
         path = output.get("path", ":memory:")
         if path != ":memory:" and not Path(path).parent.exists():
             raise ScorehouseError(f"DuckDB file directory {Path(path).parent} does not exist")
+        if path != ":memory:" and not create and not Path(path).exists():
+            raise ScorehouseError(
+                f"DuckDB file {Path(path).resolve()} does not exist (target "
+                f"'{output['target_name']}'): check its path in profiles.yml or "
+                "SCOREHOUSE_DUCKDB_PATH, or create the warehouse with `scorehouse generate`, "
+                "`scorehouse load` or `dbt build`"
+            )
         try:
             self.con = duckdb.connect(path)
         except duckdb.IOException as exc:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import os
 import re
 import sys
@@ -49,6 +50,10 @@ def prepare_process(output: dict[str, Any]) -> None:
     this interpreter, which has python_scoring and its dependencies."""
     if output.get("method") == "session":
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # pyspark logs every failed query at ERROR with its Java stack trace (~12 KB); the
+    # failure reaches the user anyway, as one line from dbt or scorehouse
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+    logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 def _first_line(exc: Exception) -> str:
@@ -63,6 +68,7 @@ class SparkWarehouse(Warehouse):
     name = "spark"
 
     def __init__(self, output: dict[str, Any]) -> None:
+        prepare_process(output)
         try:
             from pyspark.sql import SparkSession
         except ImportError as exc:  # pragma: no cover - pyspark is a dependency

@@ -17,11 +17,15 @@ def last_error(capsys) -> str:
     return lines[-1]
 
 
-def test_missing_manifest(tmp_path, capsys):
+def test_a_fresh_clone_parses_and_names_the_missing_warehouse(tmp_path, capsys):
+    """No manifest: `train` parses the project itself; no warehouse file: it is named, not
+    created empty."""
     built = make_warehouse(tmp_path)
     assert built.scorehouse("train") == 2
     message = last_error(capsys)
-    assert "manifest not found" in message and "dbt parse" in message
+    assert (built.root / "target" / "manifest.json").is_file()
+    assert f"DuckDB file {built.root / 'warehouse.duckdb'} does not exist" in message
+    assert not (built.root / "warehouse.duckdb").exists()
 
 
 def test_unknown_model(warehouse, capsys):

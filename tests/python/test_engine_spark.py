@@ -61,7 +61,8 @@ def engines(tmp_path_factory, postgres_server):
             )
             == 0
         ), name
-        engine.features_log = engine.dbt("build", "--selector", "telco_features").stdout
+        first_build = engine.dbt("build", "--selector", "telco_features")
+        engine.features_log, engine.features_err = first_build.stdout, first_build.stderr
     duck, spark = built["duckdb"], built["spark"]
     assert duck.scorehouse("train") == 0
     assert spark.scorehouse("train") == 0  # Spark trains too (its own versions)
@@ -139,6 +140,16 @@ def _text(series: pd.Series) -> pd.Series:
 
 def _each(engines, sql: str) -> dict[str, pd.DataFrame]:
     return {name: _frame(engine, sql) for name, engine in engines.items()}
+
+
+def test_the_first_build_on_a_new_spark_warehouse_logs_no_error(engines):
+    """The contract hook lists the ml tables before describing them: a table that does not
+    exist yet is expected, not an ERROR with a Java stack trace (8 of them, ~100 KB)."""
+    spark = engines["spark"]
+    output = spark.features_log + spark.features_err
+    assert "Completed successfully" in spark.features_log
+    assert "TABLE_OR_VIEW_NOT_FOUND" not in output
+    assert '"level": "ERROR"' not in output and "Py4JJavaError" not in output
 
 
 def test_dbt_builds_and_tests_every_model_on_every_engine(engines):
