@@ -40,7 +40,7 @@ def log_training_run(spec: Any, artifact: Any, results: dict[str, dict[str, floa
                 "model_name": spec.name,
                 "model_version": artifact.version,
                 "scenario": spec.scenario,
-                "artifact_sha256": artifact.sha256,
+                "artifact_sha256": artifact.digest,
             }
         )
         params = {f"model.{k}": v for k, v in meta["params"].items() if v is not None}

@@ -4,11 +4,14 @@ replace that (model, month) slice of ml.model_scores atomically."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
 import signal
 import time
 from dataclasses import dataclass
+
+import pyarrow as pa
 
 from python_scoring import artifacts, contract
 from python_scoring.errors import ScorehouseError
@@ -93,6 +96,15 @@ def _recorded_runs(project: Project, wh: Warehouse, spec: ModelSpec) -> dict[str
     }
 
 
+def recorded_versions(project: Project, wh: Warehouse) -> dict[str, set[str]]:
+    """Per model, the versions training recorded in ml.training_runs."""
+    runs = project.source("ml", "training_runs").sql
+    versions: dict[str, set[str]] = {}
+    for row in wh.query_arrow(f"select distinct model_name, model_version from {runs}").to_pylist():
+        versions.setdefault(row["model_name"], set()).add(row["model_version"])
+    return versions
+
+
 def usable_versions(project: Project, wh: Warehouse, spec: ModelSpec) -> list[str]:
     """Versions on disk that training recorded, oldest first: what scoring may use."""
     recorded = _recorded_runs(project, wh, spec)
@@ -101,8 +113,9 @@ def usable_versions(project: Project, wh: Warehouse, spec: ModelSpec) -> list[st
 
 def verified_artifact(project: Project, wh: Warehouse, spec: ModelSpec, version: str | None):
     """The artifact to score with: the given version, else the newest one that training
-    recorded in ml.training_runs; its sha256 must match that record too (a model file
-    changed together with its metadata.json is still refused)."""
+    recorded in ml.training_runs; its files must match the digest recorded there (the
+    trust anchor: checked before anything is unpickled, so a model file changed together
+    with its metadata.json is refused, never executed)."""
     runs = project.source("ml", "training_runs")
     recorded = _recorded_runs(project, wh, spec)
     if version is None:
@@ -115,13 +128,16 @@ def verified_artifact(project: Project, wh: Warehouse, spec: ModelSpec, version:
         version = usable[-1]
     elif version not in recorded:
         raise ScorehouseError(f"version '{version}' of '{spec.name}' is not recorded in {runs}")
-    artifact, pipeline = artifacts.load(project.artifacts_dir, spec.name, version)
-    if recorded[version]["artifact_sha256"] != artifact.sha256:
-        raise ScorehouseError(
-            f"artifact {artifact.path} does not match the sha256 recorded in {runs} "
-            f"({recorded[version]['artifact_sha256'][:12]}...): refusing a modified artifact"
-        )
     run = recorded[version]
+    artifact, pipeline = artifacts.load(
+        project.artifacts_dir, spec.name, version, run["artifact_sha256"], str(runs)
+    )
+    features = artifact.metadata.get("features")
+    if not (isinstance(features, list) and features and all(isinstance(f, str) for f in features)):
+        raise ScorehouseError(
+            f"{artifact.path / artifacts.METADATA_FILE} has no list of feature names: "
+            f"retrain it (`scorehouse train --model {spec.name}`)"
+        )
     # the last month whose labels training saw (a model without out-of-time month: the
     # last in-time month)
     last_month = run["oot_month"] or max(
@@ -137,15 +153,116 @@ def _staging(target: Relation, spec: ModelSpec, month: dt.date) -> Relation:
     )
 
 
-def _resume(wh: Warehouse, target: Relation, staging: Relation, version: str, pieces: int):
-    """The pieces already in staging from an interrupted run of the same version and piece
-    count (each piece was committed whole); otherwise a fresh, empty staging table."""
+def _staged_input(target: Relation, spec: ModelSpec, month: dt.date) -> Relation:
+    """The one-row table beside the staging table recording what its pieces were scored
+    from (`_STAGED_INPUT`); its name differs from the staging table's early, so that an
+    engine truncating long names (PostgreSQL: 63 characters) keeps the two apart."""
+    return Relation(
+        target.database, target.schema, f"{target.identifier}_input__{spec.name}__{month:%Y%m}"
+    )
+
+
+_STAGED_INPUT = pa.schema(
+    [
+        ("model_version", pa.string()),
+        ("pieces", pa.int32()),
+        ("n_reasons", pa.int32()),
+        ("input_rows", pa.int64()),
+        ("input_fingerprint", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class InputState:
+    """The month's scoring input as scoring reads it: its rows, a fingerprint of the
+    columns scoring reads, and how many distinct piece values its ids have."""
+
+    rows: int
+    fingerprint: str
+    piece_values: int
+
+
+def _input_state(
+    wh: Warehouse, spec: ModelSpec, relation: Relation, month: dt.date, features: list[str]
+) -> InputState:
+    """One scan of the month's input: row count, distinct piece values and an
+    order-independent fingerprint of the id and feature columns (two sums of 32-bit md5
+    hashes of each row's text, from the engine's portable SQL: as_text and the piece hash),
+    so a rebuild with the same ids but other values changes it."""
+
+    def field(column: str) -> str:
+        text = wh.as_text(column)
+        # length-prefixed, so that no two rows' texts run together; null as '~'
+        return f"coalesce({wh.as_text(f'length({text})')} || ':' || {text}, '~')"
+
+    row = " || ',' || ".join(field(c) for c in [spec.entity_id, *features])
+    first = wh.piece_expression(row, "hash")
+    second = wh.piece_expression(f"{row} || '#'", "hash")
+    piece_of = wh.piece_expression(spec.entity_id, spec.piece_by)
+    (state,) = wh.query_arrow(
+        f"select count(*) as n, {wh.as_text(f'sum({first})')} as s1, "
+        f"{wh.as_text(f'sum({second})')} as s2, count(distinct {piece_of}) as piece_values "
+        f"from {relation.sql} where {spec.month_column} = {sql_literal(month)}"
+    ).to_pylist()
+    rows = int(state["n"])
+    text = f"{rows}:{state['s1']}:{state['s2']}"
+    return InputState(rows, hashlib.sha256(text.encode()).hexdigest()[:16], state["piece_values"])
+
+
+def _check_pieces(
+    spec: ModelSpec, relation: Relation, month: dt.date, n_pieces: int, given: bool, values: int
+) -> None:
+    """Refuse more pieces than the ids have distinct piece values: the rest would be
+    empty pieces, each a full scan of the month's input for nothing."""
+    if n_pieces <= values:
+        return
+    source = f"--pieces {n_pieces}" if given else f"pieces: {n_pieces} (registry, '{spec.name}')"
+    more = " (piece_by: hash in the registry allows more)" if spec.piece_by != "hash" else ""
+    raise ScorehouseError(
+        f"{source} is more than the {values} distinct piece values of {relation} for {month} "
+        f"under piece_by '{spec.piece_by}': at least {n_pieces - values} piece(s) would be "
+        f"empty; use --pieces {values} or fewer{more}"
+    )
+
+
+def _stale(wh: Warehouse, marker: Relation, expected: dict, staged: list[dict]) -> str | None:
+    """Why the pieces in staging may not be resumed, None when they may."""
+    version, pieces = expected["model_version"], expected["pieces"]
+    if not all(r["pieces"] == pieces and r["model_version"] == version for r in staged):
+        return "left by a run with another version or piece count"
+    recorded = []
+    if wh.exists(marker):
+        recorded = wh.query_arrow(f"select * from {marker.sql}").to_pylist()
+    if len(recorded) != 1:
+        return f"what its pieces were scored from is not recorded ({marker})"
+    (was,) = recorded
+    if (was["model_version"], was["pieces"]) != (version, pieces):
+        return "left by a run with another version or piece count"
+    if was["n_reasons"] != expected["n_reasons"]:
+        return f"written with {was['n_reasons']} reasons, not {expected['n_reasons']}"
+    if was["input_fingerprint"] != expected["input_fingerprint"]:
+        return (
+            f"the scoring input changed since they were written ({was['input_rows']} rows, "
+            f"fingerprint {was['input_fingerprint']}; now {expected['input_rows']} rows, "
+            f"{expected['input_fingerprint']})"
+        )
+    return None
+
+
+def _resume(
+    wh: Warehouse, target: Relation, staging: Relation, marker: Relation, expected: dict
+) -> dict[int, int]:
+    """The pieces already in staging from an interrupted run of the same version, piece
+    count, reasons and scoring input (its fingerprint, recorded in `marker`; each piece
+    was committed whole); otherwise a fresh, empty staging table."""
     if wh.exists(staging):
         state = wh.query_arrow(
             f"select piece, pieces, model_version, count(*) as n from {staging.sql} "
             "group by piece, pieces, model_version"
         ).to_pylist()
-        if all(r["pieces"] == pieces and r["model_version"] == version for r in state):
+        reason = _stale(wh, marker, expected, state)
+        if reason is None:
             done = {r["piece"]: r["n"] for r in state}
             if done:
                 log.info(
@@ -154,8 +271,18 @@ def _resume(wh: Warehouse, target: Relation, staging: Relation, version: str, pi
                     ", ".join(str(p) for p in sorted(done)),
                 )
             return done
-        log.info("%s: left by a run with another version or piece count: starting over", staging)
+        written = ", ".join(str(p) for p in sorted({r["piece"] for r in state}))
+        log.info(
+            "%s: %s: starting over%s",
+            staging,
+            reason,
+            f" (pieces {written} dropped)" if written else "",
+        )
+    # the record goes first and comes back last: a staging table holding pieces always
+    # has the record of the run that created it
+    wh.drop(marker)
     wh.create_piece_table(staging, like=target)
+    wh.replace_tables([(marker, pa.Table.from_pylist([expected], schema=_STAGED_INPUT))])
     return {}
 
 
@@ -196,6 +323,8 @@ def score_model(
             f"{oot_month} + {spec.label_lag_months} month(s); scoring {month} with it would "
             "use the future: score with a version trained before that month (--version)"
         )
+    state = _input_state(wh, spec, relation, month, features)
+    _check_pieces(spec, relation, month, n_pieces, pieces is not None, state.piece_values)
     target = project.source("ml", "model_scores")
     wh.require_columns(target, [*SCORE_COLUMNS, *contract.reason_columns(k)])
     scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -207,7 +336,7 @@ def score_model(
             str(project.artifacts_dir),
             spec.name,
             artifact.version,
-            artifact.sha256,
+            artifact.digest,
             spec.entity_id,
             k,
             compile_trees,
@@ -232,8 +361,26 @@ def score_model(
 
     where = {"model_name": spec.name, "score_month": month}
     staging = _staging(target, spec, month)
+    marker = _staged_input(target, spec, month)
+    expected = {
+        "model_version": artifact.version,
+        "pieces": n_pieces,
+        "n_reasons": k,
+        "input_rows": state.rows,
+        "input_fingerprint": state.fingerprint,
+    }
+
+    def give_up(problem: str) -> ScorehouseError:
+        """Stale pieces (the input changed while they were written): start over."""
+        wh.drop(staging)
+        wh.drop(marker)
+        return ScorehouseError(
+            f"{problem}: the staged pieces were dropped and the {month} slice of {target} "
+            f"kept; rerun `scorehouse score --model {spec.name}` once the input is rebuilt"
+        )
+
     with slice_lock(project, wh, spec.name, month):
-        done = _resume(wh, target, staging, artifact.version, n_pieces)
+        done = _resume(wh, target, staging, marker, expected)
         meter = Progress(f"{spec.name} {month}", population, n_pieces, enabled=progress)
         meter.rows = sum(done.values())
         written = 0
@@ -262,14 +409,20 @@ def score_model(
         # staged ids are unique (pieces partition the ids), so equal counts and no staged id
         # outside the month's population mean the same set of ids
         if staged != population or strangers:
-            # stale pieces (the input was rebuilt since they were written): start over
-            wh.drop(staging)
-            raise ScorehouseError(
+            raise give_up(
                 f"{staging} held {staged} rows ({strangers} of ids no longer in the input) but "
                 f"{relation} has {population} for {month}: the scoring input changed between "
-                "pieces; the staged pieces were dropped, rerun `scorehouse score`"
+                "pieces"
+            )
+        # the same ids, but the values may have changed under the pieces (another writer)
+        now = _input_state(wh, spec, relation, month, features)
+        if now.fingerprint != state.fingerprint:
+            raise give_up(
+                f"{relation} changed while it was being scored ({state.rows} rows, "
+                f"fingerprint {state.fingerprint}; now {now.rows} rows, {now.fingerprint})"
             )
         rows = wh.swap_slice(target, where, staging)
+        wh.drop(marker)
     seconds = time.perf_counter() - clock
     log.info(
         "%s: wrote %d scores for %s (version %s, %d pieces, predicted by %s) to %s in %.1fs",
@@ -287,7 +440,9 @@ def score_model(
 
 def _crash_test_hook(pieces_written: int) -> None:
     """Crash tests only: SCOREHOUSE_KILL_AFTER_PIECES=n kills this process (SIGKILL, no
-    cleanup) right after its n-th piece is committed, as an operator's kill -9 would."""
+    cleanup) right after its n-th piece is committed, as an operator's kill -9 would;
+    SCOREHOUSE_KILL_SIGNAL=SIGINT sends Ctrl-C's signal instead."""
     limit = os.environ.get("SCOREHOUSE_KILL_AFTER_PIECES")
     if limit and pieces_written >= int(limit):
-        os.kill(os.getpid(), signal.SIGKILL)
+        name = os.environ.get("SCOREHOUSE_KILL_SIGNAL", "SIGKILL")
+        os.kill(os.getpid(), signal.Signals[name])

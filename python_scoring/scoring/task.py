@@ -13,7 +13,6 @@ import numpy as np
 import pyarrow as pa
 
 from python_scoring import artifacts, contract
-from python_scoring.errors import ScorehouseError
 from python_scoring.features.compiled import Predictor, predictor_for
 from python_scoring.features.pipeline import feature_names, model_input
 from python_scoring.features.reasons import attribution_for, top_reasons
@@ -62,44 +61,40 @@ def scored_table(frame, model: ScoringModel, constants: dict[str, Any]) -> pa.Ta
     return pa.table(result)
 
 
-# Scoring models loaded in this process, by artifact (dir, model, version, sha256): a Spark
+# Scoring models loaded in this process, by artifact (dir, model, version, digest): a Spark
 # executor's Python worker loads and verifies an artifact once, not once per batch.
-_LOADED: dict[tuple[str, str, str], ScoringModel] = {}
+_LOADED: dict[tuple[str, str, str, str], ScoringModel] = {}
 
 
 @dataclass(frozen=True)
 class ScoringTask:
     """Scoring of one piece, as a picklable callable (Spark ships it to its executors):
-    the artifact is named by version and recorded sha256, loaded and verified in the
-    process that runs it, once."""
+    the artifact is named by version and the digest ml.training_runs recorded for it,
+    loaded and verified against that digest (before anything is unpickled) in the process
+    that runs it, once."""
 
     artifacts_dir: str
     model_name: str
     version: str
-    sha256: str
+    digest: str
     entity_id: str
     n_reasons: int
     compile_trees: bool
     constants: dict[str, Any]
 
     def model(self) -> ScoringModel:
-        key = (self.artifacts_dir, self.model_name, self.version, self.sha256)
+        key = (self.artifacts_dir, self.model_name, self.version, self.digest)
         if key not in _LOADED:
             artifact, pipeline = artifacts.load(
-                Path(self.artifacts_dir), self.model_name, self.version
+                Path(self.artifacts_dir), self.model_name, self.version, expected=self.digest
             )
-            if artifact.sha256 != self.sha256:
-                raise ScorehouseError(
-                    f"artifact {artifact.path} changed since scoring started (sha256 "
-                    f"{artifact.sha256[:12]}... is not {self.sha256[:12]}...)"
-                )
             self.keep(artifact, pipeline)
         return _LOADED[key]
 
     def keep(self, artifact: artifacts.Artifact, pipeline: Any) -> None:
         """Hold an artifact verified here as this process's scoring model."""
         estimator = pipeline.named_steps["model"]
-        _LOADED[(self.artifacts_dir, self.model_name, self.version, self.sha256)] = ScoringModel(
+        _LOADED[(self.artifacts_dir, self.model_name, self.version, self.digest)] = ScoringModel(
             artifact.metadata["features"],
             self.entity_id,
             pipeline,

@@ -50,7 +50,8 @@ def record_run(
         "sample_fraction": meta["sample_fraction"],
         "data_fingerprint": meta["data_fingerprint"],
         "cv_auc": results["cv"]["auc"] if "cv" in results else None,
-        "artifact_sha256": artifact.sha256,
+        # the digest of model.joblib and metadata.json: scoring's trust anchor
+        "artifact_sha256": artifact.digest,
         "library_versions": json.dumps(meta["library_versions"], sort_keys=True),
         "started_at": started,
         "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),

@@ -165,10 +165,10 @@ def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult
     record_run(project, wh, spec, artifact, results, started, reference_scores)
     tracking.log_training_run(spec, artifact, results)
     log.info(
-        "%s: artifact %s (sha256 %s...) in %.1fs",
+        "%s: artifact %s (digest %s...) in %.1fs",
         spec.name,
         artifact.path,
-        artifact.sha256[:12],
+        artifact.digest[:12],
         time.perf_counter() - clock,
     )
     return TrainResult(spec, artifact, results)

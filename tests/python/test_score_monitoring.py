@@ -79,7 +79,10 @@ def test_psi_against_previous_month_and_training_baseline(monitored):
     ((version,),) = query_frame(
         monitored, "select distinct model_version from ml.model_scores"
     ).values
-    meta, pipeline = artifacts.load(monitored.root / "artifacts", MODEL, version)
+    ((recorded,),) = query_frame(
+        monitored, f"select artifact_sha256 from ml.training_runs where model_version = '{version}'"
+    ).values
+    meta, pipeline = artifacts.load(monitored.root / "artifacts", MODEL, version, recorded)
     assert meta.metadata["oot_month"] == "2025-05-01"
     may = query_frame(
         monitored, "select * from ml.churn_training_set where month = date '2025-05-01'"

@@ -21,6 +21,7 @@ class FakeArtifact:
     path: Path
     version: str = "v1"
     sha256: str = "ab" * 32
+    digest: str = "cd" * 32
 
     @property
     def metadata(self):
@@ -79,7 +80,7 @@ def test_logs_params_metrics_and_artifact(monkeypatch, tmp_path):
     assert calls["params"]["oot_month"] == "2025-03-01"
     assert calls["metrics"] == {"oot_auc": 0.81, "oot_ks": 0.5, "train_auc": 0.9, "train_ks": 0.6}
     assert calls["artifacts"] == (str(tmp_path), "model")
-    assert calls["tags"]["artifact_sha256"] == "ab" * 32
+    assert calls["tags"]["artifact_sha256"] == "cd" * 32  # the digest ml.training_runs records
 
 
 @pytest.mark.parametrize("value", ["", None])

@@ -109,7 +109,6 @@ def test_killed_run_keeps_previous_slice_and_rerun_completes(warehouse):
 
 @pytest.mark.e2e
 def test_pieces_staged_before_the_input_changed_are_dropped(warehouse):
-    ((month,),) = query(warehouse, "select max(score_month) from ml.model_scores")
     killed = run_cli(
         warehouse,
         "score",
@@ -122,33 +121,33 @@ def test_pieces_staged_before_the_input_changed_are_dropped(warehouse):
     assert killed.returncode == -9
     with duckdb.connect(warehouse.env["SCOREHOUSE_DUCKDB_PATH"]) as con:
         # rebuilt before the rerun: 7 ids of the staged piece 0 replaced by new ones (same
-        # row count, same piece), so only the ids tell the staged piece is stale
+        # row count, same piece)
         con.execute(
             "update ml.data_addon_scoring_input set subscriber_id = subscriber_id + 1000000000 "
             "where subscriber_id in (select subscriber_id from ml.data_addon_scoring_input "
             "where subscriber_id % 10 = 0 limit 7)"
         )
     try:
-        rerun = run_cli(
-            warehouse, "-q", "score", "--model", "data_addon_scorecard", "--pieces", "3"
+        # the input's fingerprint differs from the one recorded with the staged piece:
+        # the rerun starts over instead of resuming
+        rerun = run_cli(warehouse, "score", "--model", "data_addon_scorecard", "--pieces", "3")
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+        assert "resuming" not in rerun.stderr
+        assert "the scoring input changed since they were written" in rerun.stderr
+        assert "starting over (pieces 0 dropped)" in rerun.stderr
+        ((scored, inputs, matched),) = query(
+            warehouse,
+            "select (select count(*) from ml.model_scores where model_name = "
+            "'data_addon_scorecard'), (select count(*) from ml.data_addon_scoring_input), "
+            "(select count(*) from ml.model_scores as s join ml.data_addon_scoring_input as i "
+            "on s.entity_id = cast(i.subscriber_id as varchar) "
+            "where s.model_name = 'data_addon_scorecard')",
         )
-        assert rerun.returncode == 2
-        assert "(7 of ids no longer in the input)" in rerun.stderr
-        assert "the scoring input changed between pieces" in rerun.stderr
+        assert scored == inputs == matched  # the 7 new ids scored, none of the old ones
         tables = {
             r[0] for r in query(warehouse, "select table_name from information_schema.tables")
         }
-        assert f"model_scores__data_addon_scorecard__{month:%Y%m}" not in tables
-        again = run_cli(
-            warehouse, "-q", "score", "--model", "data_addon_scorecard", "--pieces", "3"
-        )
-        assert again.returncode == 0, again.stderr[-2000:]
-        ((scored, inputs),) = query(
-            warehouse,
-            "select (select count(*) from ml.model_scores where model_name = "
-            "'data_addon_scorecard'), (select count(*) from ml.data_addon_scoring_input)",
-        )
-        assert scored == inputs
+        assert not any("data_addon_scorecard" in t for t in tables), tables
     finally:
         warehouse.dbt("build", "--select", "data_addon_scoring_input", "--quiet")
         assert run_cli(warehouse, "-q", "score", "--model", "data_addon_scorecard").returncode == 0
@@ -199,10 +198,12 @@ def test_top_reason_changes_when_that_feature_is_perturbed(warehouse):
     from python_scoring.features.reasons import attribution_for
     from python_scoring.scoring.task import ScoringModel, scored_table
 
-    ((version,),) = query(
-        warehouse, "select model_version from ml.training_runs where model_name = 'churn_lgbm'"
+    ((version, digest),) = query(
+        warehouse,
+        "select model_version, artifact_sha256 from ml.training_runs "
+        "where model_name = 'churn_lgbm'",
     )
-    artifact, pipeline = artifacts.load(warehouse.root / "artifacts", "churn_lgbm", version)
+    artifact, pipeline = artifacts.load(warehouse.root / "artifacts", "churn_lgbm", version, digest)
     features = artifact.metadata["features"]
     con = duckdb.connect(warehouse.env["SCOREHOUSE_DUCKDB_PATH"], read_only=True)
     population = con.execute("select * from ml.churn_scoring_input").df()
