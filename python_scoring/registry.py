@@ -9,6 +9,9 @@ SQL side (macros/ml/ml_registry.sql) reads some keys itself: its defaults must b
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import functools
+import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -194,6 +197,65 @@ def _search(where: str, block: dict[str, Any]) -> Search:
     return search
 
 
+# each algorithm's estimator class (imported only to read its parameter names)
+ESTIMATOR_CLASSES = {
+    "lightgbm": ("lightgbm", "LGBMClassifier"),
+    "random_forest": ("sklearn.ensemble", "RandomForestClassifier"),
+    "logistic_regression": ("sklearn.linear_model", "LogisticRegression"),
+}
+
+
+@functools.cache
+def estimator_parameters(algorithm: str) -> tuple[str, dict[str, str] | None]:
+    """The estimator class's name and the parameter names it takes (None: unknown), each
+    mapped to the name a did-you-mean suggests: its get_params() keys and, for LightGBM,
+    which passes any other key on to the booster, LightGBM's documented parameters and
+    their aliases (a minor alias suggests its get_params() or main name)."""
+    module, name = ESTIMATOR_CLASSES[algorithm]
+    cls = getattr(importlib.import_module(module), name)
+    own = set(cls().get_params())
+    names = {key: key for key in own}
+    if algorithm == "lightgbm":
+        try:  # the C library's own list (lightgbm.basic resolves aliases with it)
+            from lightgbm.basic import _ConfigAliases
+
+            groups = _ConfigAliases._get_all_param_aliases()  # main name -> [main, *aliases]
+        except (ImportError, AttributeError):  # a LightGBM without it: leave keys unchecked
+            return name, None
+        for main, group in groups.items():
+            preferred = next((alias for alias in group if alias in own), main)
+            for alias in group:
+                names.setdefault(alias, alias if alias == main else preferred)
+    return name, names
+
+
+def _check_params(where: str, spec: ModelSpec) -> None:
+    """`params` keys and the estimator keys of a search space (plain names, or
+    model__name) must be parameters of the algorithm's estimator: a misspelt key would
+    be ignored (LightGBM) or fail late."""
+    keys = [("params", key) for key in spec.params]
+    if spec.search is not None:
+        for key in spec.search.space:
+            if "__" not in key or key.startswith("model__"):
+                keys.append(("search space", key.removeprefix("model__")))
+    if not keys:
+        return
+    estimator, known = estimator_parameters(spec.algorithm)
+    if known is None:
+        return
+    for block, key in keys:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        fix = (
+            f"did you mean '{known[close[0]]}'?" if close else f"see the {estimator} documentation"
+        )
+        raise ScorehouseError(
+            f"{where}: {block} key '{key}' is not a parameter of {estimator} (algorithm "
+            f"{spec.algorithm}): {fix}"
+        )
+
+
 def _spec_from_exposure(exposure: dict[str, Any], max_reasons: int) -> ModelSpec:
     name = exposure["name"]
     where = f"registry exposure '{name}'"
@@ -219,6 +281,7 @@ def _spec_from_exposure(exposure: dict[str, Any], max_reasons: int) -> ModelSpec
     _one_of(where, "imbalance", spec.imbalance, IMBALANCE)
     _one_of(where, "piece_by", spec.piece_by, PIECE_BY)
     _one_of(where, "domain", spec.domain, DOMAINS)
+    _check_params(where, spec)
     if spec.encoding == "woe" and spec.algorithm != "logistic_regression":
         raise ScorehouseError(f"{where}: encoding 'woe' is for algorithm logistic_regression")
     if spec.oot_month is not None and (spec.oot_month.day != 1 or not spec.out_of_time):

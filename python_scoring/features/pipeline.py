@@ -13,6 +13,7 @@ exactly as training did:
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,8 @@ from python_scoring.features.transformers import (
     WoeEncoder,
 )
 from python_scoring.registry import ModelSpec
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "lightgbm": {
@@ -60,28 +63,61 @@ _NUMBERS = make_column_selector(dtype_include=["number", "bool"])
 _TEXT = make_column_selector(dtype_include=["object", "string", "category"])
 
 
-def split_feature_types(frame: pd.DataFrame, candidates: list[str]) -> tuple[list[str], list[str]]:
+def _kind(series: pd.Series) -> str:
+    """What a column holds, as training and scoring compare it: 'numeric' (numbers and
+    booleans), 'text' (strings or categories), 'null' (nothing: fits either), 'date', or
+    the name of what else it holds."""
+    dtype = series.dtype
+    if series.isna().all():
+        return "null"
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return "numeric"
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "text"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "date"
+    inferred = pd.api.types.infer_dtype(series, skipna=True)
+    if inferred in ("string", "categorical"):
+        return "text"
+    if inferred in ("integer", "floating", "mixed-integer-float", "decimal", "boolean"):
+        return "numeric"
+    if inferred in ("date", "datetime", "datetime64"):
+        return "date"
+    types = sorted({type(v).__name__ for v in series.dropna()})
+    return f"mixed ({', '.join(types)})" if len(types) > 1 else types[0]
+
+
+def split_feature_types(
+    frame: pd.DataFrame, candidates: list[str], where: str = "the training set"
+) -> tuple[list[str], list[str]]:
     """Numeric (incl. boolean) and categorical (text) feature columns; dates are not model
-    inputs (calendar positions, not behaviour). An object column that holds anything but
+    inputs (calendar positions, not behaviour), nor are columns null on every row (they
+    carry nothing: left out with a log line). An object column that holds anything but
     text is refused rather than silently encoded as categories."""
-    numeric, categorical = [], []
+    numeric, categorical, empty = [], [], []
     for col in candidates:
         series = frame[col]
-        dtype = series.dtype
-        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
-            numeric.append(col)
-        elif isinstance(dtype, pd.CategoricalDtype) or (
-            pd.api.types.is_string_dtype(dtype) and series.dropna().map(type).isin([str]).all()
-        ):
-            categorical.append(col)
-        elif (
-            pd.api.types.is_object_dtype(dtype)
-            and not series.dropna().map(lambda v: hasattr(v, "isoformat")).all()
-        ):
+        kind = _kind(series)
+        if kind == "null":
+            empty.append(col)
+        elif kind == "numeric" and pd.api.types.is_object_dtype(series.dtype):
             raise ScorehouseError(
-                f"feature column '{col}' holds {series.dropna().map(type).iloc[0].__name__} "
-                "values, neither numbers nor text: cast it in the dbt model"
+                f"feature column '{col}' of {where} holds numbers as Python objects "
+                f"({series.dropna().map(type).iloc[0].__name__}): cast it in the dbt model"
             )
+        elif kind == "numeric":
+            numeric.append(col)
+        elif kind == "text":
+            categorical.append(col)
+        elif kind != "date":
+            raise ScorehouseError(
+                f"feature column '{col}' of {where} holds {kind} values, neither numbers nor "
+                "text: cast it in the dbt model"
+            )
+    for col in empty:
+        log.warning(
+            "feature column '%s' is null on every row of %s: left out of the model", col, where
+        )
     return numeric, categorical
 
 
@@ -156,8 +192,55 @@ def build_pipeline(spec: ModelSpec) -> Pipeline:
     return Pipeline(steps)
 
 
-def model_input(pipeline: Pipeline, frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows as the estimator sees them: every fitted step but samplers and the model."""
+# the preprocessing step's transformers by the kind of column they were fitted on
+_PREP_KINDS = {"numeric": "numeric", "woe": "numeric", "categorical": "text", "woe_text": "text"}
+
+
+def trained_kinds(pipeline: Pipeline) -> dict[str, str]:
+    """Column -> 'numeric' or 'text', as the fitted preprocessing step took it (derived
+    columns included; columns the screening step dropped are not there)."""
+    prep = pipeline.named_steps["prep"]
+    return {
+        col: _PREP_KINDS[name]
+        for name, _, columns in prep.transformers_
+        if name in _PREP_KINDS
+        for col in columns
+    }
+
+
+def check_input_types(
+    pipeline: Pipeline, frame: pd.DataFrame, where: str = "the scoring input"
+) -> pd.DataFrame:
+    """The frame, refused when a column holds text where the model was trained on numbers
+    or the other way round. A column null on every row fits either (typed as trained);
+    numbers held as Python objects (booleans with nulls) are made float, which the
+    estimator takes."""
+    for col, trained in trained_kinds(pipeline).items():
+        if col not in frame.columns:
+            continue
+        series = frame[col]
+        now = _kind(series)
+        if now == "null" or now == trained:
+            if trained == "numeric" and not pd.api.types.is_numeric_dtype(series.dtype):
+                frame = frame.assign(**{col: series.astype("float64")})
+            elif (
+                now == "null" and trained == "text" and not isinstance(series.dtype, pd.StringDtype)
+            ):
+                frame = frame.assign(**{col: series.astype("str")})
+            continue
+        raise ScorehouseError(
+            f"feature column '{col}' was {trained} in training and is {now} ({series.dtype}) "
+            f"in {where}: cast it back to {trained} in the dbt model, or retrain the model"
+        )
+    return frame
+
+
+def model_input(
+    pipeline: Pipeline, frame: pd.DataFrame, where: str = "the scoring input"
+) -> pd.DataFrame:
+    """The rows as the estimator sees them: every fitted step but samplers and the model,
+    after `check_input_types`."""
+    frame = check_input_types(pipeline, frame, where)
     for _, step in pipeline.steps[:-1]:
         if not hasattr(step, "fit_resample"):
             frame = step.transform(frame)

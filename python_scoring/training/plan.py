@@ -30,7 +30,8 @@ def plan_months(
 ) -> tuple[list[dt.date], dt.date | None, dict[tuple, int]]:
     """The in-time months (the last `train_months` before the out-of-time month), the
     out-of-time month (registry `oot_month`, else the month whose rows have split 'oot';
-    None for `out_of_time: false`) and the row count per (month, split, label)."""
+    None for `out_of_time: false`) and the row count per (month, split, label). A training
+    set with duplicate (id, month) rows in these months is refused."""
     m = spec.month_column
     rows = wh.query_arrow(
         f"select {m} as month, split, {spec.label} as label, count(*) as n "
@@ -70,7 +71,28 @@ def plan_months(
             spec.train_months,
             len(chosen),
         )
+    check_unique_rows(wh, spec, relation, [*chosen, *([oot] if oot else [])])
     return chosen, oot, counts
+
+
+def check_unique_rows(wh: Warehouse, spec: ModelSpec, relation, months: list[dt.date]) -> None:
+    """Refuse a training set with more than one row per (id, month) among the months a
+    run reads: a copied row weighs twice, and two rows with different labels teach both."""
+    i, m = spec.entity_id, spec.month_column
+    listed = ", ".join(sql_literal(x) for x in months)
+    rows = wh.query_arrow(
+        f"select id, month, count(*) over () as pairs, sum(n) over () as n_rows from "
+        f"(select {i} as id, {m} as month, count(*) as n from {relation.sql} "
+        f"where {m} in ({listed}) group by {i}, {m} having count(*) > 1) as repeated "
+        "order by month, id limit 1"
+    ).to_pylist()
+    if rows:
+        row = rows[0]
+        raise ScorehouseError(
+            f"{relation} has {row['pairs']:,} ({i}, {m}) pair(s) on more than one row "
+            f"({int(row['n_rows']):,} rows), e.g. {i} {row['id']} in {row['month']}: make the "
+            f"training set one row per {i} and month in its dbt model"
+        )
 
 
 def sampling_fraction(spec: ModelSpec, rows: int, n_columns: int) -> float:

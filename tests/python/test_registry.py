@@ -98,6 +98,7 @@ def test_model_factory_keys_are_parsed():
             [
                 exposure(
                     algorithm="logistic_regression",
+                    params={"C": 0.5},
                     encoding="woe",
                     iv_limit=0.02,
                     r_limit=0.7,
@@ -114,6 +115,58 @@ def test_model_factory_keys_are_parsed():
     assert spec.search.n_iter == 4 and spec.search.cv == 3 and spec.search.scoring == "roc_auc"
     assert spec.oot_month.isoformat() == "2025-06-01" and spec.cv_folds == 5
     assert (spec.iv_limit, spec.r_limit, spec.imbalance) == (0.02, 0.7, "smote")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        # LightGBM's own names and aliases reach the booster: accepted as written
+        {"min_data_in_leaf": 20, "feature_fraction": 0.8, "eta": 0.1, "lambda_l2": 1.0},
+        {"n_estimators": 50, "learning_rate": 0.1, "subsample": 0.8, "verbose": -1},
+        {"num_iterations": 50, "bagging_freq": 1, "max_bin": 63, "extra_trees": True},
+    ],
+)
+def test_lightgbm_params_by_any_documented_name_are_accepted(params):
+    spec = load_registry(FakeProject([exposure(params=params)]))["churn_lgbm"]
+    assert spec.params == params
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"params": {"n_estimators": 5, "learing_rate": 0.1}},
+            "params key 'learing_rate' is not a parameter of LGBMClassifier (algorithm "
+            "lightgbm): did you mean 'learning_rate'?",
+        ),
+        (
+            {"algorithm": "random_forest", "params": {"max_feature": 0.5}},
+            "params key 'max_feature' is not a parameter of RandomForestClassifier (algorithm "
+            "random_forest): did you mean 'max_features'?",
+        ),
+        (
+            {"algorithm": "logistic_regression", "params": {"zzz": 1}},
+            "params key 'zzz' is not a parameter of LogisticRegression (algorithm "
+            "logistic_regression): see the LogisticRegression documentation",
+        ),
+        (
+            {"search": {"space": {"model__num_leafs": [7, 15]}}},
+            "search space key 'num_leafs' is not a parameter of LGBMClassifier (algorithm "
+            "lightgbm): did you mean 'num_leaves'?",
+        ),
+    ],
+)
+def test_unknown_estimator_params_are_refused(overrides, message):
+    with pytest.raises(ScorehouseError) as exc:
+        load_registry(FakeProject([exposure(**overrides)]))
+    assert str(exc.value) == f"registry exposure 'churn_lgbm': {message}"
+
+
+def test_search_keys_of_other_steps_are_left_to_the_search():
+    spec = load_registry(
+        FakeProject([exposure(search={"space": {"derive__top_k": [3, 4], "num_leaves": [7]}})])
+    )["churn_lgbm"]
+    assert set(spec.search.space) == {"derive__top_k", "num_leaves"}
 
 
 def test_missing_meta_block():

@@ -79,3 +79,17 @@ def test_without_lleaves_or_for_other_models_lightgbm_predicts(
     assert (
         compiled.predictor_for(model, artifact(tmp_path), compile_trees=False).method == "estimator"
     )
+
+
+def test_elf_check_passes_whole_libraries_only(fitted, tmp_path):
+    model, _ = fitted
+    compiled.predictor_for(model, artifact(tmp_path))
+    whole = (tmp_path / f"compiled-{'ab' * 32}.so").read_bytes()
+    assert compiled.elf_problem(whole) is None
+    # every cut of the file is caught (LLVM would abort the process on it)
+    cuts = sorted({*range(0, 80), *range(80, len(whole), 97), len(whole) - 1})
+    problems = {n: compiled.elf_problem(whole[:n]) for n in cuts}
+    assert all(problems.values()), [n for n, p in problems.items() if p is None]
+    assert problems[0] == "0 bytes"
+    assert "truncated" in problems[len(whole) - 1]
+    assert compiled.elf_problem(b"MZ" + whole[2:]) == f"{len(whole)} bytes, not an ELF object"

@@ -2,15 +2,25 @@
 survives unseen categories and nulls at scoring, and its reasons add up to the score."""
 
 import dataclasses
+import logging
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from scipy.special import logit
 
-from python_scoring.features.pipeline import build_pipeline, feature_names, model_input
+from python_scoring.errors import ScorehouseError
+from python_scoring.features.pipeline import (
+    build_pipeline,
+    feature_names,
+    model_input,
+    split_feature_types,
+    trained_kinds,
+)
 from python_scoring.features.reasons import attribution_for
 from python_scoring.registry import ModelSpec, Pairwise
+from python_scoring.warehouse import to_pandas
 
 BASE = ModelSpec(
     name="m",
@@ -100,3 +110,71 @@ def test_class_weight_default_and_params_override():
     assert build_pipeline(BASE).named_steps["model"].class_weight == "balanced"
     assert "screen" in build_pipeline(BASE).named_steps
     assert "screen" not in build_pipeline(dataclasses.replace(BASE, iv_limit=0.0)).named_steps
+
+
+def as_engine_gives(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame as the warehouse hands it over (Arrow to pandas, as every engine's rows)."""
+    return to_pandas(pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def test_feature_types_and_all_null_columns(caplog):
+    n = 4
+    frame = as_engine_gives(
+        pd.DataFrame(
+            {
+                "count": [1, 2, 3, 4],
+                "flag": [True, False, True, False],
+                "plan": ["a", "b", "a", None],
+                "opened": pd.to_datetime(["2024-01-01"] * n).date,
+                "note": pd.Series([None] * n, dtype="str"),
+                "untyped": [None] * n,
+                "empty_number": [np.nan] * n,
+            }
+        )
+    )
+    with caplog.at_level(logging.WARNING, logger="python_scoring.features.pipeline"):
+        numeric, categorical = split_feature_types(frame, list(frame.columns), "ml.t")
+    assert (numeric, categorical) == (["count", "flag"], ["plan"])
+    for col in ("note", "untyped", "empty_number"):
+        assert f"feature column '{col}' is null on every row of ml.t: left out" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([True, None, False], "holds numbers as Python objects (bool)"),
+        (["a", 1, None], "holds mixed (int, str) values, neither numbers nor text"),
+        ([b"x", b"y", None], "holds bytes values, neither numbers nor text"),
+    ],
+)
+def test_columns_neither_numbers_nor_text_are_refused(values, message):
+    frame = pd.DataFrame({"odd": pd.Series(values, dtype=object)})
+    with pytest.raises(ScorehouseError) as refused:
+        split_feature_types(frame, ["odd"], "ml.t")
+    assert str(refused.value).startswith(f"feature column 'odd' of ml.t {message}")
+
+
+@pytest.mark.parametrize("variant", ["lightgbm", "logistic_onehot", "logistic_woe"])
+def test_scoring_input_types_checked_null_columns_scored(data, variant):
+    (X, y), (X_new, _) = data
+    pipeline = build_pipeline(dataclasses.replace(BASE, **VARIANTS[variant])).fit(X, y)
+    assert trained_kinds(pipeline)["plan"] == "text"
+    assert trained_kinds(pipeline)["usage"] == "numeric"
+    rows = X_new.head(20).copy()
+    # null on every row, typed as the warehouse may type an empty column: scored
+    nulls = rows.assign(usage=pd.Series([None] * 20, dtype="str"), plan=np.nan)
+    expected = pipeline.predict_proba(rows.assign(usage=np.nan, plan=None))[:, 1]
+    got = pipeline.named_steps["model"].predict_proba(model_input(pipeline, nulls))[:, 1]
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    # a boolean with nulls arrives as Python objects: scored as numbers
+    flags = rows.assign(flag=pd.Series([True, None] * 10, dtype=object))
+    assert np.isfinite(
+        pipeline.named_steps["model"].predict_proba(model_input(pipeline, flags))
+    ).all()
+    # a switched type: one line naming the column, both types and where
+    with pytest.raises(ScorehouseError) as refused:
+        model_input(pipeline, as_engine_gives(rows.assign(spend=rows["spend"].astype(str))), "ml.s")
+    assert str(refused.value) == (
+        "feature column 'spend' was numeric in training and is text (str) in ml.s: cast it "
+        "back to numeric in the dbt model, or retrain the model"
+    )
