@@ -1,18 +1,28 @@
-"""A user's own files into the tables dbt sources declare: a CSV file (`scorehouse load`)
-and a basket file (one basket per line, `scorehouse bank cross-sell --baskets`)."""
+"""A user's own files into the tables dbt sources declare (`scorehouse load`, the input of
+`scorehouse bank`) and a basket file (one basket per line, `scorehouse bank cross-sell
+--baskets`).
+
+A file is read (python_scoring.files: CSV/TSV, GBK, `.del`, `.xlsx`), its headers are
+named — a Chinese header through the `meta: {zh: ...}` of the source's columns, anything
+else in snake_case — and checked against the columns the source declares *before* the
+table is replaced: a file that lacks a declared column (mis-delimited, another table's
+file, an unmapped Chinese header) is refused with one line and the previous table stays.
+"""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 
 from python_scoring.errors import ScorehouseError
-from python_scoring.project import Project
+from python_scoring.files import Raw, ReadOptions, decode, delimiter_hint, read_bytes, read_file
+from python_scoring.project import Project, Relation
 from python_scoring.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -26,60 +36,219 @@ def snake_case(name: str) -> str:
     return re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
 
 
-def read_csv(path: Path, delimiter: str = ",") -> pa.Table:
-    """A CSV file (UTF-8, header row) as Arrow, column types inferred, column names in
-    snake_case; every problem a user can fix is a ScorehouseError naming the file."""
-    if not path.is_file():
-        raise ScorehouseError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise ScorehouseError(f"{path}: the file is empty")
-    try:
-        table = pa_csv.read_csv(path, parse_options=pa_csv.ParseOptions(delimiter=delimiter))
-    except pa.ArrowInvalid as exc:
-        text = str(exc)
-        if "UTF8" in text or "utf8" in text.lower():
-            raise ScorehouseError(
-                f"{path}: not UTF-8 text ({text.splitlines()[0]}); convert it, e.g. "
-                f"iconv -f GBK -t UTF-8 {path.name}"
-            ) from exc
-        raise ScorehouseError(f"{path}: unreadable CSV: {text.splitlines()[0]}") from exc
-    if table.num_rows == 0:
-        raise ScorehouseError(f"{path}: a header but no data rows")
-    # pyarrow reads bytes that are not UTF-8 as a binary column (typical: GBK exports)
-    binary = [f.name for f in table.schema if pa.types.is_binary(f.type)]
-    if binary:
+def escaped(header: str) -> str:
+    """A header with characters beyond ASCII and no English name, as a deterministic name
+    every engine reads: each such character as u + its code point (备注 -> u5907_u6ce8,
+    余额(元) -> u4f59_u989d_u5143)."""
+    return snake_case("".join(c if c.isascii() else f"_u{ord(c):04x}_" for c in header))
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """A table of a dbt source: its relation, declared columns (in order) and the Chinese
+    headers that name them (`meta: {zh: ...}`)."""
+
+    name: str  # source.table
+    relation: Relation
+    columns: tuple[str, ...]
+    zh: dict[str, str]  # Chinese header -> column
+    yaml: str  # the sources YAML declaring it
+
+
+def source_table(project: Project, target: str) -> SourceTable:
+    """The dbt source table `target` ('source.table') as the manifest declares it."""
+    source, _, table_name = target.partition(".")
+    nodes = {
+        node["name"]: node
+        for node in project.manifest["sources"].values()
+        if node["source_name"] == source
+    }
+    node = nodes.get(table_name) if table_name else None
+    if node is None:
+        known = ", ".join(f"{source}.{t}" for t in sorted(nodes)) or "none"
         raise ScorehouseError(
-            f"{path}: column(s) {', '.join(binary)} are not UTF-8 text; convert the file, "
-            f"e.g. iconv -f GBK -t UTF-8 {path.name} > {path.stem}.utf8.csv"
+            f"'{target}' is not a table of a dbt source (declare it in a sources YAML; "
+            f"tables of source '{source}': {known})"
         )
-    names = [snake_case(n) for n in table.column_names]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates or "" in names:
+    zh: dict[str, str] = {}
+    for column, spec in node["columns"].items():
+        meta = spec.get("meta") or (spec.get("config") or {}).get("meta") or {}
+        if meta.get("zh"):
+            header = str(meta["zh"]).strip()
+            if header in zh:
+                raise ScorehouseError(
+                    f"{node['original_file_path']}: {target} gives the Chinese header "
+                    f"'{header}' to both {zh[header]} and {column}; make each meta.zh unique"
+                )
+            zh[header] = column
+    return SourceTable(
+        target,
+        project.source(source, table_name),
+        tuple(node["columns"]),
+        zh,
+        node.get("original_file_path", "a sources YAML"),
+    )
+
+
+def _clean(header: str) -> str:
+    return header.replace("\ufeff", "").strip()
+
+
+def column_name(header: str, zh: dict[str, str]) -> str:
+    """The column a header names: its declared Chinese header's column, else snake_case,
+    else (characters beyond ASCII) escaped."""
+    header = _clean(header)
+    if header in zh:
+        return zh[header]
+    return snake_case(header) if header.isascii() else escaped(header)
+
+
+def _listed(names: list[str] | tuple[str, ...], most: int = 8) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f", … ({len(names)} in all)" if len(names) > most else "")
+
+
+def _named(raw: Raw, source: SourceTable | None, options: ReadOptions) -> pa.Table:
+    """The table with its columns named and checked against the source's declaration."""
+    path, table = raw.path, raw.table
+    declared = list(source.columns) if source else []
+    zh = source.zh if source else {}
+    if not raw.header:
+        if not declared:
+            which = f"{source.name} declares none" if source else "there is no dbt source"
+            raise ScorehouseError(
+                f"{path}: a file without a header row (.del, --no-header) takes the columns "
+                f"its dbt source declares, in order, and {which}; declare them in the sources "
+                f"YAML or give the file a header row"
+            )
+        if table.num_columns != len(declared):
+            raise ScorehouseError(
+                f"{path}: {table.num_columns} fields per row but {source.name} declares "
+                f"{len(declared)} columns ({source.yaml}); a file without a header row "
+                f"(.del, --no-header) must hold exactly the declared columns, in order: "
+                f"{_listed(declared)}"
+            )
+        return table.rename_columns(declared)
+    headers = table.column_names
+    names = [column_name(h, zh) for h in headers]
+    blank = [i + 1 for i, n in enumerate(names) if not n]
+    if blank:
         raise ScorehouseError(
-            f"{path}: column names must be distinct and non-empty in snake_case "
-            f"({', '.join(duplicates) or 'an empty name'})"
+            f"{path}: column(s) {', '.join(map(str, blank))} have no usable name in the header "
+            f"row ({', '.join(repr(headers[i - 1]) for i in blank)}); name them in the file"
+        )
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ScorehouseError(
+            f"{path}: column names must be distinct in snake_case ({', '.join(duplicates)} "
+            f"more than once); rename the columns in the file"
+        )
+    unnamed = [h for h in map(_clean, headers) if not h.isascii() and h not in zh]
+    missing = [c for c in declared if c not in names]
+    mis_delimited = (
+        delimiter_hint(headers[0], options.delimiter)
+        if raw.kind == "text" and len(headers) == 1
+        else ""
+    )
+    if missing or mis_delimited:
+        what = (
+            f"missing column(s) {_listed(missing)} that {source.name} declares ({source.yaml})"
+            if missing
+            else f"one column, {headers[0][:60]!r}"
+        )
+        if mis_delimited:
+            why = mis_delimited
+        elif unnamed:
+            why = (
+                f"; header(s) {_listed(unnamed)} have no English name: give the source's "
+                f"columns their Chinese headers (meta: {{zh: ...}}) in {source.yaml}"
+            )
+        else:
+            why = f"; the file's columns: {_listed(names)} (is it another table's file?)"
+        if raw.encoding not in (None, "utf-8", "utf-8-sig"):
+            why += f"; read as {raw.encoding.upper()} (not UTF-8): if wrong, pass --encoding"
+        raise ScorehouseError(f"{path}: {what}{why}")
+    if unnamed:
+        log.warning(
+            "%s: column(s) %s have no English name%s: loaded as %s",
+            path,
+            ", ".join(unnamed),
+            f" in {source.name} ({source.yaml}, meta zh)" if source else "",
+            ", ".join(escaped(h) for h in unnamed),
         )
     return table.rename_columns(names)
 
 
-def load_baskets(project: Project, wh: Warehouse, path: Path) -> int:
+def _is_header(first_row: list[str], source: SourceTable) -> bool:
+    """A `.del` file whose first row names every declared column has a header after all."""
+    return set(source.columns) <= {column_name(cell, source.zh) for cell in first_row}
+
+
+def _read(
+    path: Path, options: ReadOptions | None, source: SourceTable | None
+) -> tuple[pa.Table, Raw]:
+    options = options or ReadOptions()
+    raw = read_file(path, options)
+    if not raw.header and options.header is None and source and _is_header(raw.first_row, source):
+        log.info("%s: its first row names the columns of %s: read as a header", path, source.name)
+        options = dataclasses.replace(options, header=True)
+        raw = read_file(path, options)
+    return _named(raw, source, options), raw
+
+
+def read_table(
+    path: Path, options: ReadOptions | None = None, source: SourceTable | None = None
+) -> pa.Table:
+    """A file as Arrow with its columns named (and, given the source, checked: every
+    declared column present); every problem a user can fix is a ScorehouseError naming
+    the file."""
+    return _read(path, options, source)[0]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    rows: int
+    read_as: str  # 'GB18030', "sheet 'Data'", ...; '' for UTF-8 text
+
+
+def load_file(
+    project: Project,
+    wh: Warehouse,
+    target: str,
+    path: Path,
+    options: ReadOptions | None = None,
+) -> Loaded:
+    """Replace the table of dbt source `target` ('source.table') with the file's rows,
+    only once the file has every column the source declares."""
+    source = source_table(project, target)
+    data, raw = _read(path, options, source)
+    rows = wh.replace_tables([(source.relation, data)])[str(source.relation)]
+    log.info(
+        "loaded %d rows x %d columns from %s into %s",
+        data.num_rows,
+        data.num_columns,
+        path,
+        source.relation,
+    )
+    return Loaded(rows, raw.describe())
+
+
+def load_baskets(
+    project: Project, wh: Warehouse, path: Path, options: ReadOptions | None = None
+) -> int:
     """A basket file (one basket per line, items comma-separated, no header; e.g.
-    groceries.csv) into bank.basket_items: basket_id = line number, items stripped, empty
-    items dropped, each item once per basket."""
+    groceries.csv; UTF-8 or GBK/GB18030 or --encoding) into bank.basket_items:
+    basket_id = line number, items stripped, empty items dropped, each item once per
+    basket."""
     relation = project.source_tables("bank").get("basket_items")
     if relation is None:
         raise ScorehouseError("dbt source 'bank' does not declare table basket_items")
-    if not path.is_file():
-        raise ScorehouseError(f"{path}: no such file")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise ScorehouseError(
-            f"{path}: not UTF-8 text (byte {exc.start}); convert it, e.g. "
-            f"iconv -f GBK -t UTF-8 {path.name}"
-        ) from exc
+    options = options or ReadOptions()
+    utf8, _ = decode(path, read_bytes(path), options.encoding)
+    lines = utf8.decode("utf-8").splitlines()
     ids, items = [], []
-    for number, row in enumerate(csv.reader(lines), start=1):
+    number = 0
+    for number, row in enumerate(csv.reader(lines, delimiter=options.delimiter), start=1):
         for item in dict.fromkeys(i.strip() for i in row if i.strip()):
             ids.append(str(number))
             items.append(item)
@@ -89,25 +258,3 @@ def load_baskets(project: Project, wh: Warehouse, path: Path) -> int:
     wh.replace_tables([(relation, data)])
     log.info("loaded %d baskets, %d basket items from %s", number, len(items), path)
     return len(items)
-
-
-def load_csv(project: Project, wh: Warehouse, target: str, path: Path, delimiter: str = ",") -> int:
-    """Replace the table of dbt source `target` ('source.table') with the file's rows."""
-    source, _, table_name = target.partition(".")
-    tables = project.source_tables(source) if table_name else {}
-    if table_name not in tables:
-        known = ", ".join(f"{source}.{t}" for t in sorted(tables)) or "none"
-        raise ScorehouseError(
-            f"'{target}' is not a table of a dbt source (declare it in a sources YAML; "
-            f"tables of source '{source}': {known})"
-        )
-    data = read_csv(path, delimiter)
-    rows = wh.replace_tables([(tables[table_name], data)])
-    log.info(
-        "loaded %d rows x %d columns from %s into %s",
-        data.num_rows,
-        data.num_columns,
-        path,
-        tables[table_name],
-    )
-    return rows[str(tables[table_name])]

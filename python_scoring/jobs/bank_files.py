@@ -1,26 +1,31 @@
 """File in, file out: the bank team's four jobs without a warehouse of their own.
 
-`scorehouse bank <job> --input FILE [--related FILE] --output FILE` loads the input CSV
-into an embedded DuckDB under a work directory (default `.scorehouse-bank/`), runs the same
-dbt models and Python steps as a warehouse run (dbt in-process), and writes the job's mart
-as CSV. The work directory keeps the warehouse, dbt's target, the logs and the trained
-artifacts: a supervised job trains on its first run (or with --retrain) and later runs
-score new files with that model, as the team's scripts did with their .pkl files.
+`scorehouse bank <job> --input FILE [--related FILE] --output FILE` loads the input file
+(CSV in UTF-8 or GBK, a headerless DB2 `.del` export or an `.xlsx` workbook; English or the
+bank team's Chinese headers: python_scoring.load) into an embedded DuckDB under a work
+directory (default `.scorehouse-bank/`), runs the same dbt models and Python steps as a
+warehouse run (dbt in-process), and writes the job's mart as CSV. The work directory
+keeps the warehouse, dbt's target, the logs and the trained artifacts: a supervised job
+trains on its first run (or with --retrain) and later runs score new files with that
+model, as the team's scripts did with their .pkl files. The --output path is checked
+before any work, and the file appears only when complete.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from python_scoring.dbt_runner import dbt_vars, run_dbt
 from python_scoring.errors import ScorehouseError
-from python_scoring.load import read_csv
+from python_scoring.files import ReadOptions, check_file
 from python_scoring.project import Project
 
 log = logging.getLogger(__name__)
@@ -79,23 +84,50 @@ def _dbt(project: Project, command: str, *args: str) -> None:
     run_dbt(project, command, *args, dbt_var=dbt_vars("bank"))
 
 
-def _check_input(project: Project, source_table: str, path: Path) -> None:
-    """The file has every column the dbt source declares (names in snake_case)."""
-    declared = next(
-        (
-            list(node["columns"])
-            for node in project.manifest["sources"].values()
-            if node["source_name"] == "bank" and node["name"] == source_table
-        ),
-        [],
-    )
-    present = read_csv(path).column_names
-    missing = [c for c in declared if c not in present]
-    if missing:
+def check_output(output: Path, inputs: dict[str, Path | None]) -> None:
+    """Before any work: `output` can be written as a file (not a directory, its directory
+    exists and takes a new file) and is none of the inputs."""
+    if output.is_dir():
         raise ScorehouseError(
-            f"{path}: missing column(s) {', '.join(missing)} (bank.{source_table} needs "
-            f"{', '.join(declared)})"
+            f"--output {output} is a directory; give a file name, e.g. {output / 'result.csv'}"
         )
+    parent = output.parent if str(output.parent) else Path(".")
+    if not parent.exists():
+        raise ScorehouseError(
+            f"--output {output}: its directory {parent} does not exist; create it first "
+            f"(mkdir -p {parent})"
+        )
+    if not parent.is_dir():
+        raise ScorehouseError(f"--output {output}: {parent} is not a directory")
+    for option, path in inputs.items():
+        if path is not None and path.exists() and output.exists() and output.samefile(path):
+            raise ScorehouseError(
+                f"--output {output} is the --{option} file; write the result to another file"
+            )
+    try:  # the write that ends the job must not be the first to find a read-only directory
+        probe, name = tempfile.mkstemp(dir=parent, prefix=f".{output.name}.", suffix=".probe")
+        os.close(probe)
+        os.unlink(name)
+    except OSError as exc:
+        raise ScorehouseError(
+            f"--output {output}: cannot write in {parent} ({exc.strerror}); choose a "
+            f"writable directory"
+        ) from exc
+
+
+def _write_output(table: pa.Table, output: Path) -> None:
+    """Written to a temporary name and renamed when complete: never a half-written output
+    file, and no temporary file left behind whatever happens."""
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        pa_csv.write_csv(table, partial)
+        os.replace(partial, output)
+    except OSError as exc:
+        raise ScorehouseError(
+            f"--output {output}: cannot write it ({exc.strerror}); nothing was written"
+        ) from exc
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def run_job(
@@ -106,10 +138,12 @@ def run_job(
     workdir: Path,
     retrain: bool = False,
     baskets: bool = False,
+    options: ReadOptions | None = None,
 ) -> int:
-    """Run one job end to end; returns the rows written to `output`."""
+    """Run one job end to end; returns the rows written to `output`. `options` say how to
+    read the input files (delimiter, encoding, workbook sheet, header)."""
     from python_scoring.jobs.cycle import Selection, run_cycle
-    from python_scoring.load import load_baskets, load_csv
+    from python_scoring.load import load_baskets, read_table, source_table
     from python_scoring.mining.rules import select_rule_set
     from python_scoring.registry import select_models
     from python_scoring.warehouse import Warehouse, sql_literal
@@ -126,6 +160,11 @@ def run_job(
         )
     elif baskets:
         raise ScorehouseError(f"--baskets is for cross-sell and product-mining, not {job_name}")
+    for option in job.inputs:
+        if inputs.get(option) is None:
+            raise ScorehouseError(f"bank {job_name} needs --{option}")
+        check_file(inputs[option])  # a missing or empty file before any work
+    check_output(output, inputs)
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "profiles.yml").write_text(_PROFILE.format(path=workdir / "bank.duckdb"))
@@ -136,20 +175,25 @@ def run_job(
         target_path=workdir / "target",
         artifacts=workdir / "artifacts",
     )
-    for option in job.inputs:
-        if inputs.get(option) is None:
-            raise ScorehouseError(f"bank {job_name} needs --{option}")
     clock = time.perf_counter()
     _dbt(project, "parse")
-    with Warehouse.connect(project) as wh:
-        for option, table in job.inputs.items():
-            path = inputs[option]
-            if table == "basket_items":
-                rows = load_baskets(project, wh, path)
-            else:
-                _check_input(project, table, path)
-                rows = load_csv(project, wh, f"bank.{table}", path)
-            log.info("--%s %s: %d rows into bank.%s", option, path, rows, table)
+    with Warehouse.connect(project, create=True) as wh:  # the work directory's own DuckDB
+        if "basket_items" in job.inputs.values():
+            rows = load_baskets(project, wh, inputs["input"], options)
+            log.info("--input %s: %d basket items into bank.basket_items", inputs["input"], rows)
+        else:  # every file read and checked against its bank source before any is loaded
+            loaded = []
+            for option, table in job.inputs.items():
+                source = source_table(project, f"bank.{table}")
+                loaded.append((source.relation, read_table(inputs[option], options, source)))
+                log.info(
+                    "--%s %s: %d rows for bank.%s",
+                    option,
+                    inputs[option],
+                    len(loaded[-1][1]),
+                    table,
+                )
+            wh.replace_tables(loaded)
     if job.model:
         spec = select_models(project, job.model)[0]
         upstream = (f"+{spec.training_set}", f"+{spec.scoring_input}")
@@ -173,10 +217,7 @@ def run_job(
         table = wh.query_arrow(f"select * from {relation.sql}{where} order by {job.order_by}")
     if job.output_columns:
         table = table.select(list(job.output_columns))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.name}.partial")
-    pa_csv.write_csv(table, partial)
-    os.replace(partial, output)  # never a half-written output file
+    _write_output(table, output)
     log.info(
         "%s: %d rows to %s in %.1fs", job_name, table.num_rows, output, time.perf_counter() - clock
     )

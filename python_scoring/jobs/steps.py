@@ -90,11 +90,11 @@ def load(
 ) -> None:
     """A file (CSV/TSV, .del, .xlsx; UTF-8 or GBK) into the table a dbt source declares,
     replacing it only once the file has every declared column."""
-    from python_scoring.files import ReadOptions, read_bytes
+    from python_scoring.files import ReadOptions, check_file
     from python_scoring.load import load_file
 
     options = ReadOptions(delimiter, encoding, sheet, header)  # bad options before any work
-    read_bytes(file)  # a missing or empty file too
+    check_file(file)  # a missing or empty file too
     ensure_manifest(project)  # the first command on a fresh clone, or after a new source
     with Warehouse.connect(project, create=True) as wh:  # it writes a raw table
         loaded = load_file(project, wh, table, file, options)
@@ -174,23 +174,47 @@ def rules(project: Project, names: list[str]) -> None:
 
 
 def clean(project: Project, keep: int, model: str | None) -> None:
-    """Delete old artifact versions, never the one that scored a model's latest month."""
-    from python_scoring.artifacts import prune
-    from python_scoring.scoring.score import latest_scoring_versions
+    """Delete old artifact versions: all but the newest `keep` that training recorded in
+    ml.training_runs, never the one that scored a model's latest month, and the leftovers
+    of interrupted trains (versions saved but never recorded, older than an hour)."""
+    from python_scoring.artifacts import LEFTOVER_AGE_SECONDS, prune
+    from python_scoring.scoring.score import latest_scoring_versions, recorded_versions
 
     names = [model] if model else sorted(load_registry(project))
     if model:
         select_models(project, model)  # unknown names fail with the usual message
     with Warehouse.connect(project) as wh:
         protected = latest_scoring_versions(project, wh)
+        recorded = recorded_versions(project, wh)
+    runs = project.source("ml", "training_runs")
+    age = f"{LEFTOVER_AGE_SECONDS // 3600} h"
     for name in names:
-        deleted = prune(project.artifacts_dir, name, keep, protected.get(name, set()))
-        kept = ", ".join(sorted(protected.get(name, set()))) or "none"
-        print(
-            f"{name}: deleted {len(deleted)} (kept the newest {keep} and the "
-            f"version that scored the latest month: {kept})"
+        pruned = prune(
+            project.artifacts_dir,
+            name,
+            keep,
+            protected.get(name, set()),
+            recorded.get(name, set()),
         )
-        for path in deleted:
+        kept = ", ".join(sorted(protected.get(name, set()))) or "none"
+        line = (
+            f"{name}: deleted {len(pruned.deleted)} (kept the newest {keep} recorded in {runs} "
+            f"and the version that scored the latest month: {kept})"
+        )
+        if pruned.leftovers:
+            n = len(pruned.leftovers)
+            line += (
+                f"; {n} of them unrecorded leftover{'s' if n > 1 else ''} of "
+                f"{'interrupted trains' if n > 1 else 'an interrupted train'}"
+            )
+        if pruned.recent:
+            n = len(pruned.recent)
+            line += (
+                f"; kept {n} unrecorded version{'s' if n > 1 else ''} saved less than {age} "
+                "ago (a train may be recording it): run clean again later"
+            )
+        print(line)
+        for path in pruned.deleted:
             log.info("deleted %s", path)
 
 

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "python_scoring"
 # lowest first; a name is a module or a subpackage of python_scoring
 LAYERS = [
     ["errors"],
-    ["project", "progress"],
+    ["project", "progress", "files"],  # files: tabular files read as Arrow (load, bank jobs)
     ["registry", "artifacts", "contract", "tracking"],
     ["warehouse", "dbt_runner"],  # dbt in-process prepares and releases the engines
     ["features"],

@@ -1,6 +1,6 @@
 """A user's own table, the documented path (docs/own_data.md): `scorehouse load` a CSV
 into a dbt source, `dbt build --selector ibm_telco`, `scorehouse train --model ...`.
-Runs on the real IBM Telco Customer Churn file."""
+Runs on the real IBM Telco Customer Churn file (and on it saved as an .xlsx workbook)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 
+import pandas as pd
 import pytest
 
 from .conftest import REPO, make_warehouse, query
@@ -73,9 +74,13 @@ def test_disabled_entry_stays_out_of_the_monthly_run(warehouse, trained):
 
 @pytest.fixture(scope="module")
 def own_only(tmp_path_factory):
-    """A warehouse that holds nothing but the user's own table, trained."""
+    """A warehouse that holds nothing but the user's own table, trained; loaded from the
+    file saved as an Excel workbook (what users often have instead of the CSV)."""
     built = make_warehouse(tmp_path_factory.mktemp("own_only"))
-    assert built.scorehouse("load", "ibm_telco.customers", str(TELCO_CSV)) == 0
+    workbook = built.root / "Telco-Customer-Churn.xlsx"
+    telco = pd.read_csv(TELCO_CSV, keep_default_na=False)  # blank TotalCharges stay text
+    telco.to_excel(workbook, sheet_name="Telco", index=False, engine="xlsxwriter")
+    assert built.scorehouse("load", "ibm_telco.customers", str(workbook)) == 0
     built.dbt("build", "--selector", "ibm_telco", "--quiet")
     assert built.scorehouse("train", "--model", "ibm_telco_churn_lr") == 0
     return built
@@ -91,3 +96,10 @@ def test_summary_of_a_warehouse_with_only_an_own_table(own_only):
     assert "ibm_telco_churn_lr (disabled: not in the monthly run): rows: training set 7,043" in text
     assert f"cross-validated AUC {cv_auc:.4f}" in text
     assert "churn_lgbm" not in text and "composite" not in text  # nothing of the demo
+
+
+def test_the_workbook_trains_the_model_the_csv_trains(trained, warehouse, own_only):
+    """The same rows and types from the .xlsx as from the CSV: the same cross-validated AUC."""
+    sql = "select cv_auc, rows_train, rows_test from ml.training_runs where model_name = "
+    sql += "'ibm_telco_churn_lr'"
+    assert query(own_only, sql) == query(warehouse, sql)
