@@ -76,6 +76,8 @@ class PostgresWarehouse(Warehouse):
         import psycopg2
 
         self._errors = psycopg2.Error
+        self._connection_errors = (psycopg2.OperationalError, psycopg2.InterfaceError)
+        self._lost_because: str | None = None  # the first lost connection's reason
         params = {
             "host": output.get("host"),
             "port": int(output.get("port", 5432)),
@@ -100,10 +102,33 @@ class PostgresWarehouse(Warehouse):
         self._connect = psycopg2.connect
 
     def _error(self, exc: BaseException, suffix: str = "") -> BaseException:
+        """Every psycopg2 error as one line; a lost connection (the server restarted or
+        stopped, the session terminated, the network gone) says so and to rerun."""
         if isinstance(exc, self._errors):
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if self._lost(exc):
+                # what ended the connection, not what each later call finds (the lock's
+                # release after a lost piece: "connection already closed")
+                self._lost_because = self._lost_because or message
+                where = f"{self._params['host']}:{self._params['port']}"
+                return ScorehouseError(
+                    f"the connection to PostgreSQL {where} was lost ({self._lost_because}): "
+                    "the server rolls back a write in progress; rerun the command once it "
+                    "accepts connections again"
+                )
             return ScorehouseError(f"PostgreSQL: {message}{suffix}")
         return exc
+
+    def _lost(self, exc: BaseException) -> bool:
+        """A connection that is gone: psycopg2's InterfaceError (a closed connection), or
+        an OperationalError from libpq itself (no SQLSTATE: the server closed the
+        connection, refused it) or of class 57P (admin shutdown, crash shutdown, cannot
+        connect now). Other OperationalErrors (a cancelled query, a full disk, a
+        deadlock) are the server answering, the connection intact."""
+        if not isinstance(exc, self._connection_errors):
+            return False
+        code = getattr(exc, "pgcode", None)
+        return isinstance(exc, self._connection_errors[1]) or code is None or code[:3] == "57P"
 
     # ---- reads ---------------------------------------------------------------------
     def _result_schema(self, cursor: Any, sql: str) -> pa.Schema:
@@ -138,7 +163,10 @@ class PostgresWarehouse(Warehouse):
     def stream(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
         import psycopg2.extensions as ext
 
-        con = self._connect(**self._params)
+        try:
+            con = self._connect(**self._params)
+        except self._errors as exc:
+            raise self._error(exc) from exc
         con.set_session(readonly=True)
         # numeric as float (Arrow's float64), not Decimal objects
         as_float = ext.new_type(ext.DECIMAL.values, "NUMERIC_AS_FLOAT", _float_or_none)
@@ -204,7 +232,9 @@ class PostgresWarehouse(Warehouse):
                 yield writer
             self.con.commit()
         except BaseException as exc:
-            self.con.rollback()
+            if not self.con.closed:  # a lost connection has no transaction left to undo
+                with contextlib.suppress(self._errors):
+                    self.con.rollback()
             raise self._error(exc, " (nothing was written)") from exc
 
     def _insert(self, writer: Any, relation: Relation, table: pa.Table) -> None:
