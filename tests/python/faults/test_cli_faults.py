@@ -15,7 +15,7 @@ import pytest
 
 from python_scoring import cli
 
-from ..conftest import REPO, make_warehouse
+from ..conftest import REPO, make_warehouse, query
 
 SCOREHOUSE = Path(sys.executable).parent / "scorehouse"
 
@@ -67,8 +67,11 @@ def test_a_registry_edited_without_dbt_parse_is_seen(tmp_path):
     later = time.time() + 5  # newer than the manifest whatever the clock's resolution
     os.utime(registry, (later, later))
     second = run_cli(built, "check", project=project)
-    assert second.returncode == 0, second.stderr
-    assert "churn_lgbm: telco churn, random_forest," in second.stdout
+    # the edit was read: the LightGBM params do not fit a random forest (before: exit 0,
+    # the old algorithm listed from the stale manifest)
+    assert second.returncode == 2, second.stdout
+    line = one_line_error(second.stderr)
+    assert "'churn_lgbm': params key" in line and "RandomForestClassifier" in line
 
 
 # ---- var score_month is checked by dbt ----------------------------------------------------
@@ -95,7 +98,7 @@ def test_a_score_month_that_is_no_month_fails_the_dbt_build(warehouse, month, ex
 
 def test_a_score_month_after_the_data_fails_the_run_in_one_line(warehouse):
     """Before: exit 0 with empty training sets and scoring inputs."""
-    done = warehouse.cycle("--month", "2031-01", "--no-marts", check=False)
+    done = run_cli(warehouse, "run", "--month", "2031-01", "--no-marts")
     assert done.returncode == 2
     line = one_line_error(done.stderr)
     assert "stage features failed" in line
@@ -194,3 +197,25 @@ def test_every_failure_is_one_line(monkeypatch, tmp_path, capsys, exception, sta
     if status == 1:  # the traceback is in the run log the line names
         log = Path(err.strip().rsplit(" ", 1)[-1])
         assert log.parent == tmp_path and "Traceback" in log.read_text()
+
+
+@pytest.mark.e2e
+def test_ctrl_c_while_scoring_releases_the_lock_and_keeps_the_pieces(warehouse):
+    """Ctrl-C after a piece: one line, exit 130, the lock released, the previous slice as
+    it was; the rerun resumes the committed piece."""
+    slice_sql = "select entity_id, score from ml.model_scores where model_name = 'churn_lgbm'"
+    before = dict(query(warehouse, slice_sql))
+    score = ["score", "--model", "churn_lgbm", "--pieces", "4"]
+    stop = {"SCOREHOUSE_KILL_AFTER_PIECES": "1", "SCOREHOUSE_KILL_SIGNAL": "SIGINT"}
+    interrupted = run_cli(warehouse, *score, env=stop)
+    assert interrupted.returncode == 130, interrupted.stderr[-2000:]
+    line = one_line_error(interrupted.stderr, "scorehouse: interrupted")
+    assert "rerun to go on" in line
+    assert query(warehouse, "select * from ml.scoring_locks") == []  # released on the way out
+    assert dict(query(warehouse, slice_sql)) == before
+    rerun = run_cli(warehouse, *score)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "resuming: pieces 0" in rerun.stderr and "taking over the lock" not in rerun.stderr
+    after = dict(query(warehouse, slice_sql))
+    assert after.keys() == before.keys()
+    assert max(abs(after[e] - before[e]) for e in before) < 1e-12
