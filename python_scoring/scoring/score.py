@@ -36,7 +36,9 @@ class ScoreResult:
     seconds: float
 
 
-def _check_month(wh: Warehouse, spec: ModelSpec, relation, month: dt.date | None) -> dt.date:
+def _check_month(
+    wh: Warehouse, spec: ModelSpec, relation, month: dt.date | None
+) -> tuple[dt.date, int]:
     m = spec.month_column
     present = wh.query_arrow(
         f"select {m} as month, count(*) as n, count(distinct {spec.entity_id}) as ids, "
