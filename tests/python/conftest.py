@@ -33,12 +33,13 @@ class Built:
 
     root: Path
     env: dict[str, str]
+    project_dir: Path = REPO  # a copy of the project, for tests that write dbt files
 
     @property
     def cli_args(self) -> list[str]:
         return [
             "--project-dir",
-            str(REPO),
+            str(self.project_dir),
             "--profiles-dir",
             str(self.root),
             "--target-path",
@@ -46,12 +47,12 @@ class Built:
         ]
 
     def project(self) -> Project:
-        return Project(REPO, self.root, None, self.root / "target")
+        return Project(self.project_dir, self.root, None, self.root / "target")
 
     def dbt(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [str(DBT), *args, "--target-path", str(self.root / "target")],
-            cwd=REPO,
+            cwd=self.project_dir,
             env=self.env,
             capture_output=True,
             text=True,
@@ -67,7 +68,7 @@ class Built:
         result = subprocess.run(
             [str(cli), *self.cli_args, "run", *args],
             env=self.env,
-            cwd=REPO,
+            cwd=self.project_dir,
             capture_output=True,
             text=True,
         )
@@ -104,7 +105,9 @@ class Built:
         process, so that no JVM stays in the test process to hold the Derby metastore)."""
         if self.env.get("SCOREHOUSE_TARGET") == "spark_local":
             cli = Path(sys.executable).parent / "scorehouse"
-            done = subprocess.run([str(cli), *self.cli_args, *args], env=self.env, cwd=REPO)
+            done = subprocess.run(
+                [str(cli), *self.cli_args, *args], env=self.env, cwd=self.project_dir
+            )
             return done.returncode
         old = os.environ.copy()
         os.environ.update(self.env)

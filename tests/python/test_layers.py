@@ -16,7 +16,7 @@ LAYERS = [
     ["registry", "artifacts", "contract", "tracking"],
     ["warehouse", "dbt_runner"],  # dbt in-process prepares and releases the engines
     ["features"],
-    ["training", "scoring", "mining", "load", "synthetic"],
+    ["training", "scoring", "mining", "load", "synthetic", "scaffold"],  # scaffold reads via load
     ["jobs"],
     ["cli"],
 ]
