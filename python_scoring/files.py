@@ -10,6 +10,26 @@ then UTF-8 if the bytes are valid UTF-8, then GB18030 (a superset of GBK and GB2
 Chinese Windows and DB2 exports write) if they decode into Chinese text. Anything else is
 refused with the first bad byte and the --encoding option to pass: a wrong guess would
 load mis-decoded text without a word.
+
+Delimiters: `--delimiter` when given; otherwise detected among `,` `;` tab `|` from the
+first 50 records of the text (at most its first 64 KiB), each candidate parsed as the CSV
+reader parses it (quoted fields may hold any delimiter): a candidate fits when the header
+and every one of those records split into the same number of fields, at least two. The
+fitting candidate with the most fields wins, ties in the order `,` `;` tab `|`; when none
+fits (one column, ragged rows) the file is read with `,`, whose errors name the delimiter
+the header suggests. A comma file whose quoted fields hold `;` therefore stays a comma
+file; a `;` file with decimal commas is not taken for a comma file, since its header and
+rows split into different numbers of comma fields. Workbooks have no delimiter.
+
+Decimal commas: in `;`-delimited text (detected or given) a text column whose every value
+is a number written with a decimal comma (`1,5`, `-0,25`), an integer (`12`) or blank (or
+one of the null markers such as `NA`), with `.` allowed as a thousands separator
+(`1.234,5`), and at least one value holding a comma, becomes float64 (blanks null). A
+column with any other value stays text, untouched.
+
+A text file read with a header into one column whose name holds another likely delimiter
+(`;`, tab, `|`, `,`) is refused, the message naming the delimiter to pass: a file read with
+the wrong --delimiter never loads as one column of glued fields.
 """
 
 from __future__ import annotations
@@ -18,6 +38,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import itertools
 import logging
 import math
 from collections import Counter
@@ -25,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from python_scoring.errors import ScorehouseError
@@ -37,6 +59,12 @@ _ZIP, _OLE = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # xlsx/ods, xls
 _DELIMITER_WORDS = {"\\t": "\t", "tab": "\t", "TAB": "\t"}
 # the delimiters a mis-read header may reveal, in the order they are suggested
 _LIKELY_DELIMITERS = (";", "\t", "|", ",")
+# the delimiters detected when --delimiter is not given, ties broken in this order
+DETECTED_DELIMITERS = (",", ";", "\t", "|")
+_SAMPLE_BYTES, _SAMPLE_RECORDS = 64 * 1024, 50
+# a number with a decimal comma (or an integer), '.' as an optional thousands separator
+_DECIMAL_COMMA = r"^-?(?:\d+|\d{1,3}(?:\.\d{3})+)(?:,\d+)?$"
+_NULL_MARKERS = pa.array(sorted(pa_csv.ConvertOptions().null_values), pa.string())
 
 
 def shown(delimiter: str) -> str:
@@ -48,16 +76,19 @@ def shown(delimiter: str) -> str:
 class ReadOptions:
     """How to read a file: the CLI's --delimiter, --encoding, --sheet and --no-header.
 
-    `header` None reads a header row except from a `.del` file."""
+    `delimiter` None detects it (text files; see the module docstring); `header` None
+    reads a header row except from a `.del` file."""
 
-    delimiter: str = ","
+    delimiter: str | None = None
     encoding: str | None = None
     sheet: str | None = None
     header: bool | None = None
 
     def __post_init__(self) -> None:
         delimiter = _DELIMITER_WORDS.get(self.delimiter, self.delimiter)
-        if len(delimiter) != 1 or not delimiter.isascii() or delimiter in '"\r\n':
+        if delimiter is not None and (
+            len(delimiter) != 1 or not delimiter.isascii() or delimiter in '"\r\n'
+        ):
             raise ScorehouseError(
                 f"--delimiter must be one ASCII character other than a quote or a line "
                 f"break, got {self.delimiter!r}; e.g. --delimiter ';' or --delimiter '\\t' "
@@ -87,12 +118,21 @@ class Raw:
     sheet: str | None = None  # workbook: the sheet read
     header: bool = True
     first_row: list[str] = field(default_factory=list)
+    delimiter: str | None = None  # text: the delimiter used
+    detected: bool = False  # text: the delimiter was detected, not given
+    decimal_commas: list[str] = field(default_factory=list)  # columns read as numbers
 
     def describe(self) -> str:
-        """'GB18030', "sheet 'Data'", ... : how it was read, when not plain UTF-8 text."""
+        """How it was read, '' for plain UTF-8 comma-separated text: "GB18030",
+        "delimited by ';'", "UTF-16, delimited by '\\t'", "sheet 'Data'"."""
         if self.kind == "workbook":
             return f"sheet '{self.sheet}'"
-        return "" if self.encoding in (None, "utf-8", "utf-8-sig") else self.encoding.upper()
+        said = []
+        if self.encoding not in (None, "utf-8", "utf-8-sig"):
+            said.append(self.encoding.upper())
+        if self.delimiter not in (None, ","):
+            said.append(f"delimited by {shown(self.delimiter)}")
+        return ", ".join(said)
 
 
 def is_headerless(path: Path, options: ReadOptions) -> bool:
@@ -103,7 +143,9 @@ def is_headerless(path: Path, options: ReadOptions) -> bool:
 
 def read_file(path: Path, options: ReadOptions | None = None) -> Raw:
     """The file as Arrow, column types inferred (workbooks exactly as the same sheet saved
-    as CSV would be), names as in the file."""
+    as CSV would be; decimal commas of `;` text as float64), names as in the file; the
+    delimiter detected unless given. A text file with a header read into one column whose
+    name holds another likely delimiter is refused (the wrong --delimiter)."""
     options = options or ReadOptions()
     data = read_bytes(path)
     headerless = is_headerless(path, options)
@@ -112,8 +154,8 @@ def read_file(path: Path, options: ReadOptions | None = None) -> Raw:
         if not text.strip():
             raise ScorehouseError(f"{path}: sheet '{sheet}' is empty")
         raw = _parse(path, text.encode("utf-8"), ",", headerless, newlines_in_values=True)
-        raw.kind, raw.sheet = "workbook", sheet
-        if options.encoding or options.delimiter != ",":
+        raw.kind, raw.sheet, raw.delimiter = "workbook", sheet, None
+        if options.encoding or options.delimiter is not None:
             log.info("%s is a workbook: --encoding and --delimiter do not apply", path)
         return raw
     if options.sheet is not None:  # e.g. a bank job's --related CSV beside an --input workbook
@@ -121,11 +163,46 @@ def read_file(path: Path, options: ReadOptions | None = None) -> Raw:
     utf8, encoding = decode(path, data, options.encoding)
     if not utf8.strip():
         raise ScorehouseError(f"{path}: the file is empty")
-    raw = _parse(path, utf8, options.delimiter, headerless)
+    delimiter = options.delimiter
+    if delimiter is None:
+        delimiter = detect_delimiter(utf8)
+        if delimiter != ",":
+            log.info("%s: delimited by %s (detected)", path, shown(delimiter))
+    raw = _parse(path, utf8, delimiter, headerless, detected=options.delimiter is None)
     raw.encoding = encoding
     if encoding not in ("utf-8", "utf-8-sig"):
         log.info("%s: read as %s", path, encoding.upper())
+    if raw.header and raw.table.num_columns == 1:
+        name = raw.table.column_names[0]
+        hint = delimiter_hint(name, delimiter)
+        if hint:
+            raise ScorehouseError(f"{path}: one column, {name[:60]!r}{hint}")
     return raw
+
+
+def detect_delimiter(utf8: bytes) -> str:
+    """The delimiter of UTF-8 CSV text among `,` `;` tab `|`: the one that splits the
+    first 50 records (header included) into the same number of fields, at least two, the
+    most fields winning, ties in that order; `,` when none does (module docstring)."""
+    sample, cut = utf8, False
+    if len(utf8) > _SAMPLE_BYTES:
+        end = utf8.find(b"\n", _SAMPLE_BYTES)
+        if end != -1:
+            sample, cut = utf8[: end + 1], True
+    text = sample.decode("utf-8", "replace")
+    best, most = ",", 1
+    for candidate in DETECTED_DELIMITERS:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=candidate)
+        try:
+            records = [r for r in itertools.islice(reader, _SAMPLE_RECORDS + 1) if r]
+        except csv.Error:  # e.g. a field over the csv module's size limit
+            continue
+        if cut:  # the last record may end inside a quoted field beyond the sample
+            records = records[:-1]
+        widths = {len(r) for r in records[:_SAMPLE_RECORDS]}
+        if len(widths) == 1 and (width := widths.pop()) > most:
+            best, most = candidate, width
+    return best
 
 
 def check_file(path: Path) -> None:
@@ -289,6 +366,7 @@ def _parse(
     delimiter: str,
     headerless: bool,
     newlines_in_values: bool = False,
+    detected: bool = False,
 ) -> Raw:
     first_line = utf8.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
     try:
@@ -301,12 +379,49 @@ def _parse(
         )
     except pa.ArrowInvalid as exc:
         problem = (str(exc).splitlines() or ["unknown error"])[0]
+        how = f" (delimiter {shown(delimiter)} detected)" if detected and delimiter != "," else ""
         raise ScorehouseError(
-            f"{path}: unreadable CSV: {problem}{delimiter_hint(first_line, delimiter)}"
+            f"{path}: unreadable CSV{how}: {problem}{delimiter_hint(first_line, delimiter)}"
         ) from exc
     if table.num_rows == 0:
         raise ScorehouseError(f"{path}: a header but no data rows")
     first_row: list[str] = []
     if headerless:
         first_row = next(csv.reader([first_line], delimiter=delimiter), [])
-    return Raw(table, path, "text", header=not headerless, first_row=first_row)
+    converted: list[str] = []
+    if delimiter == ";":
+        table, converted = decimal_commas(table)
+        if converted:
+            log.info("%s: %s read as numbers with a decimal comma", path, ", ".join(converted))
+    return Raw(
+        table,
+        path,
+        "text",
+        header=not headerless,
+        first_row=first_row,
+        delimiter=delimiter,
+        detected=detected,
+        decimal_commas=converted,
+    )
+
+
+def decimal_commas(table: pa.Table) -> tuple[pa.Table, list[str]]:
+    """The table with each text column of numbers written with a decimal comma as float64
+    (module docstring), and the names of those columns."""
+    converted = []
+    for i, name in enumerate(table.column_names):
+        column = table.column(i)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        values = pc.utf8_trim_whitespace(column)
+        blank = pc.fill_null(pc.is_in(values, value_set=_NULL_MARKERS), True)
+        numeric = pc.match_substring_regex(values, _DECIMAL_COMMA)
+        if not pc.all(pc.or_(blank, numeric)).as_py():
+            continue
+        if not pc.any(pc.and_not(pc.match_substring(values, ","), blank)).as_py():
+            continue  # integers (with thousands separators) only: not a decimal comma column
+        numbers = pc.replace_substring(pc.replace_substring(values, ".", ""), ",", ".")
+        numbers = pc.if_else(blank, pa.scalar(None, numbers.type), numbers)
+        table = table.set_column(i, name, pc.cast(numbers, pa.float64()))
+        converted.append(name)
+    return table, converted

@@ -7,6 +7,19 @@ named — a Chinese header through the `meta: {zh: ...}` of the source's columns
 else in snake_case — and checked against the columns the source declares *before* the
 table is replaced: a file that lacks a declared column (mis-delimited, another table's
 file, an unmapped Chinese header) is refused with one line and the previous table stays.
+
+How a file is read — the encoding and the delimiter (detected among `,` `;` tab `|` unless
+given), decimal commas of `;` files as numbers, a one-column file with a delimiter in its
+header refused — is python_scoring.files'. For a caller that wants the table without a dbt
+source (e.g. to write a source for it):
+
+- `read_table(path, options=None, source=None) -> pa.Table`: the columns named
+  (snake_case, escaped Chinese headers), checked against `source` when given;
+- `read_raw(path, options=None, source=None) -> tuple[pa.Table, Raw]`: the same table and
+  how the file was read: `Raw.kind` ('text' or 'workbook'), `Raw.encoding`,
+  `Raw.delimiter` (text: the one used) and `Raw.detected` (it was not given),
+  `Raw.decimal_commas` (columns read as numbers), `Raw.sheet` (workbook), `Raw.header`,
+  and `Raw.describe()` ("GB18030, delimited by ';'", '' for UTF-8 comma text).
 """
 
 from __future__ import annotations
@@ -21,7 +34,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from python_scoring.errors import ScorehouseError
-from python_scoring.files import Raw, ReadOptions, decode, delimiter_hint, read_bytes, read_file
+from python_scoring.files import Raw, ReadOptions, decode, read_bytes, read_file
 from python_scoring.project import Project, Relation
 from python_scoring.warehouse import Warehouse
 
@@ -103,12 +116,13 @@ def column_name(header: str, zh: dict[str, str]) -> str:
     return snake_case(header) if header.isascii() else escaped(header)
 
 
-def _listed(names: list[str] | tuple[str, ...], most: int = 8) -> str:
+def listed(names: list[str] | tuple[str, ...], most: int = 8) -> str:
+    """'a, b, c' or, beyond `most` names, 'a, b, … (12 in all)'."""
     shown = ", ".join(names[:most])
     return shown + (f", … ({len(names)} in all)" if len(names) > most else "")
 
 
-def _named(raw: Raw, source: SourceTable | None, options: ReadOptions) -> pa.Table:
+def _named(raw: Raw, source: SourceTable | None) -> pa.Table:
     """The table with its columns named and checked against the source's declaration."""
     path, table = raw.path, raw.table
     declared = list(source.columns) if source else []
@@ -126,7 +140,7 @@ def _named(raw: Raw, source: SourceTable | None, options: ReadOptions) -> pa.Tab
                 f"{path}: {table.num_columns} fields per row but {source.name} declares "
                 f"{len(declared)} columns ({source.yaml}); a file without a header row "
                 f"(.del, --no-header) must hold exactly the declared columns, in order: "
-                f"{_listed(declared)}"
+                f"{listed(declared)}"
             )
         return table.rename_columns(declared)
     headers = table.column_names
@@ -145,26 +159,15 @@ def _named(raw: Raw, source: SourceTable | None, options: ReadOptions) -> pa.Tab
         )
     unnamed = [h for h in map(_clean, headers) if not h.isascii() and h not in zh]
     missing = [c for c in declared if c not in names]
-    mis_delimited = (
-        delimiter_hint(headers[0], options.delimiter)
-        if raw.kind == "text" and len(headers) == 1
-        else ""
-    )
-    if missing or mis_delimited:
-        what = (
-            f"missing column(s) {_listed(missing)} that {source.name} declares ({source.yaml})"
-            if missing
-            else f"one column, {headers[0][:60]!r}"
-        )
-        if mis_delimited:
-            why = mis_delimited
-        elif unnamed:
+    if missing:  # (one column of glued fields: refused by files.read_file already)
+        what = f"missing column(s) {listed(missing)} that {source.name} declares ({source.yaml})"
+        if unnamed:
             why = (
-                f"; header(s) {_listed(unnamed)} have no English name: give the source's "
+                f"; header(s) {listed(unnamed)} have no English name: give the source's "
                 f"columns their Chinese headers (meta: {{zh: ...}}) in {source.yaml}"
             )
         else:
-            why = f"; the file's columns: {_listed(names)} (is it another table's file?)"
+            why = f"; the file's columns: {listed(names)} (is it another table's file?)"
         if raw.encoding not in (None, "utf-8", "utf-8-sig"):
             why += f"; read as {raw.encoding.upper()} (not UTF-8): if wrong, pass --encoding"
         raise ScorehouseError(f"{path}: {what}{why}")
@@ -184,31 +187,35 @@ def _is_header(first_row: list[str], source: SourceTable) -> bool:
     return set(source.columns) <= {column_name(cell, source.zh) for cell in first_row}
 
 
-def _read(
-    path: Path, options: ReadOptions | None, source: SourceTable | None
+def read_raw(
+    path: Path, options: ReadOptions | None = None, source: SourceTable | None = None
 ) -> tuple[pa.Table, Raw]:
+    """`read_table`'s table and how the file was read (`Raw`: kind, encoding, delimiter
+    and whether it was detected, sheet, header, decimal-comma columns; `Raw.describe()`).
+    `Raw.table` holds the file's own column names, the returned table the named ones."""
     options = options or ReadOptions()
     raw = read_file(path, options)
     if not raw.header and options.header is None and source and _is_header(raw.first_row, source):
         log.info("%s: its first row names the columns of %s: read as a header", path, source.name)
         options = dataclasses.replace(options, header=True)
         raw = read_file(path, options)
-    return _named(raw, source, options), raw
+    return _named(raw, source), raw
 
 
 def read_table(
     path: Path, options: ReadOptions | None = None, source: SourceTable | None = None
 ) -> pa.Table:
     """A file as Arrow with its columns named (and, given the source, checked: every
-    declared column present); every problem a user can fix is a ScorehouseError naming
-    the file."""
-    return _read(path, options, source)[0]
+    declared column present); the delimiter detected unless `options` give it. Every
+    problem a user can fix is a ScorehouseError naming the file."""
+    return read_raw(path, options, source)[0]
 
 
 @dataclass(frozen=True)
 class Loaded:
     rows: int
-    read_as: str  # 'GB18030', "sheet 'Data'", ...; '' for UTF-8 text
+    read_as: str  # 'GB18030', "delimited by ';'", "sheet 'Data'", ...; '' for UTF-8 CSV
+    columns: tuple[str, ...] = ()  # the loaded table's columns, in order
 
 
 def load_file(
@@ -221,7 +228,7 @@ def load_file(
     """Replace the table of dbt source `target` ('source.table') with the file's rows,
     only once the file has every column the source declares."""
     source = source_table(project, target)
-    data, raw = _read(path, options, source)
+    data, raw = read_raw(path, options, source)
     rows = wh.replace_tables([(source.relation, data)])[str(source.relation)]
     log.info(
         "loaded %d rows x %d columns from %s into %s",
@@ -230,7 +237,7 @@ def load_file(
         path,
         source.relation,
     )
-    return Loaded(rows, raw.describe())
+    return Loaded(rows, raw.describe(), tuple(data.column_names))
 
 
 def load_baskets(
@@ -239,7 +246,8 @@ def load_baskets(
     """A basket file (one basket per line, items comma-separated, no header; e.g.
     groceries.csv; UTF-8 or GBK/GB18030 or --encoding) into bank.basket_items:
     basket_id = line number, items stripped, empty items dropped, each item once per
-    basket."""
+    basket. Baskets have no delimiter detection (their lines differ in length): `,`
+    unless --delimiter gives another."""
     relation = project.source_tables("bank").get("basket_items")
     if relation is None:
         raise ScorehouseError("dbt source 'bank' does not declare table basket_items")
@@ -248,7 +256,7 @@ def load_baskets(
     lines = utf8.decode("utf-8").splitlines()
     ids, items = [], []
     number = 0
-    for number, row in enumerate(csv.reader(lines, delimiter=options.delimiter), start=1):
+    for number, row in enumerate(csv.reader(lines, delimiter=options.delimiter or ","), start=1):
         for item in dict.fromkeys(i.strip() for i in row if i.strip()):
             ids.append(str(number))
             items.append(item)

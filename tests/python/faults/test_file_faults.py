@@ -4,7 +4,9 @@ the same way, python_scoring.load):
 - every bad file or file option ends with exit 2 and one line `scorehouse: error: ...`
   (no traceback) and the table loaded before is left exactly as it was (rows, columns);
 - a workbook, a GBK file, Chinese headers, a headerless DB2 `.del` export, a TSV or a UTF-16
-  "Unicode text" export load the very table the UTF-8 CSV loads.
+  "Unicode text" export load the very table the UTF-8 CSV loads; so do `;`, tab and `|`
+  files without --delimiter (detected), and a `;` file's decimal commas load as numbers;
+- the line printed says the rows, the column count and names, and how the file was read.
 
 Before this suite: a semicolon file or another table's file replaced the good table (exit
 0), a workbook printed zip bytes, a GBK Chinese header gave a traceback or "(an empty
@@ -134,18 +136,13 @@ def with_chinese_headers(built: Built, table: str) -> list[list[str]]:
 Case = Callable[[Built, Path], tuple[str, Path, list[str]]]  # -> table, file, extra args
 
 
-def semicolons(built, tmp):
+def semicolons_read_with_commas(built, tmp):
     rows = text_rows(TELCO_CSV)
-    return TELCO, write_text(tmp / "telco.csv", rows, ";"), []
+    return TELCO, write_text(tmp / "telco.csv", rows, ";"), ["--delimiter", ","]
 
 
-def semicolons_and_decimal_commas(built, tmp):
-    rows = [["customerID", "Churn", "MonthlyCharges"], ["A-1", "Yes", "29,85"]]
-    return TELCO, write_text(tmp / "telco.csv", rows, ";"), []
-
-
-def tabs(built, tmp):
-    return TELCO, write_text(tmp / "telco.txt", text_rows(TELCO_CSV), "\t"), []
+def tabs_read_with_commas(built, tmp):
+    return TELCO, write_text(tmp / "telco.txt", text_rows(TELCO_CSV), "\t"), ["--delimiter", ","]
 
 
 def commas_read_with_semicolons(built, tmp):
@@ -268,15 +265,17 @@ def unknown_source_table(built, tmp):
 
 BAD = {
     # case: (what the line must say; True: it names the file)
-    semicolons: (
-        "missing column(s) customer_id, churn that ibm_telco.customers declares (models/"
-        "staging/ibm_telco/_ibm_telco__sources.yml); it looks delimited by ';': pass "
-        "--delimiter ';'",
+    semicolons_read_with_commas: (
+        "one column, 'customerID;gender;SeniorCitizen;Partner;Dependents;tenure;Ph'; it "
+        "looks delimited by ';': pass --delimiter ';'",
         True,
     ),
-    semicolons_and_decimal_commas: ("it looks delimited by ';': pass --delimiter ';'", True),
-    tabs: ("it looks delimited by '\\t': pass --delimiter '\\t'", True),
-    commas_read_with_semicolons: ("it looks delimited by ',': pass --delimiter ','", True),
+    tabs_read_with_commas: ("it looks delimited by '\\t': pass --delimiter '\\t'", True),
+    commas_read_with_semicolons: (
+        "one column, 'customerID,gender,SeniorCitizen,Partner,Dependents,tenure,Ph'; it "
+        "looks delimited by ',': pass --delimiter ','",
+        True,
+    ),
     another_tables_file: ("missing column(s) churn that ibm_telco.customers declares", True),
     two_character_delimiter: ("--delimiter must be one ASCII character", False),
     empty_delimiter: ("--delimiter must be one ASCII character", False),
@@ -339,6 +338,22 @@ def telco_tabs(built, tmp):
 
 def telco_semicolons(built, tmp):
     return TELCO, write_text(tmp / "telco.csv", text_rows(TELCO_CSV), ";"), ["--delimiter", ";"]
+
+
+def telco_semicolons_detected(built, tmp):
+    return TELCO, write_text(tmp / "telco.csv", text_rows(TELCO_CSV), ";"), []
+
+
+def telco_tabs_detected(built, tmp):
+    return TELCO, write_text(tmp / "telco.tsv", text_rows(TELCO_CSV), "\t"), []
+
+
+def telco_pipes_detected(built, tmp):
+    return TELCO, write_text(tmp / "telco.txt", text_rows(TELCO_CSV), "|"), []
+
+
+def telco_utf16_tabs_detected(built, tmp):
+    return TELCO, write_text(tmp / "telco.txt", text_rows(TELCO_CSV), "\t", "utf-16"), []
 
 
 def telco_utf8_bom(built, tmp):
@@ -410,6 +425,10 @@ SAME = [
     telco_second_sheet,
     telco_tabs,
     telco_semicolons,
+    telco_semicolons_detected,
+    telco_tabs_detected,
+    telco_pipes_detected,
+    telco_utf16_tabs_detected,
     telco_utf8_bom,
     telco_utf16_unicode_text,
     telco_headed_del,
@@ -433,14 +452,75 @@ def test_every_form_of_the_file_loads_the_same_table(loaded, tmp_path, capsys, c
         assert loaded.scorehouse("load", table, str(loaded.csv[table])) == 0
 
 
-def test_the_encoding_and_sheet_read_are_said(loaded, tmp_path, capsys):
+TELCO_COLUMNS = (
+    "customer_id, gender, senior_citizen, partner, dependents, tenure, phone_service, "
+    "multiple_lines, internet_service, online_security, online_backup, device_protection, "
+    "… (21 in all)"
+)
+
+
+def test_the_columns_encoding_delimiter_and_sheet_read_are_said(loaded, tmp_path, capsys):
     _, path, _ = retail_gbk_chinese_headers(loaded, tmp_path)
     capsys.readouterr()
-    assert loaded.scorehouse("load", RETAIL, str(path)) == 0
-    assert capsys.readouterr().out.strip() == f"{RETAIL}: 300 rows from {path} (GB18030)"
-    _, book, args = telco_second_sheet(loaded, tmp_path)
-    assert loaded.scorehouse("load", TELCO, str(book), *args) == 0
-    assert capsys.readouterr().out.strip() == f"{TELCO}: 7043 rows from {book} (sheet '数据')"
+    try:
+        assert loaded.scorehouse("load", RETAIL, str(path)) == 0
+        retail = shape(loaded, RETAIL)[1]
+        assert len(retail) == 42 and retail[0] == "customer_id"
+        assert capsys.readouterr().out.strip() == (
+            f"{RETAIL}: 300 rows x 42 columns from {path} (GB18030): "
+            f"{', '.join(retail[:12])}, … (42 in all)"
+        )
+        _, book, args = telco_second_sheet(loaded, tmp_path)
+        assert loaded.scorehouse("load", TELCO, str(book), *args) == 0
+        assert capsys.readouterr().out.strip() == (
+            f"{TELCO}: 7043 rows x 21 columns from {book} (sheet '数据'): {TELCO_COLUMNS}"
+        )
+        _, tsv, _ = telco_utf16_tabs_detected(loaded, tmp_path)
+        assert loaded.scorehouse("load", TELCO, str(tsv)) == 0
+        assert capsys.readouterr().out.strip() == (
+            f"{TELCO}: 7043 rows x 21 columns from {tsv} (UTF-16, delimited by '\\t'): "
+            f"{TELCO_COLUMNS}"
+        )
+        assert loaded.scorehouse("load", TELCO, str(TELCO_CSV)) == 0
+        assert capsys.readouterr().out.strip() == (
+            f"{TELCO}: 7043 rows x 21 columns from {TELCO_CSV}: {TELCO_COLUMNS}"
+        )
+    finally:
+        for table in (RETAIL, TELCO):
+            assert loaded.scorehouse("load", table, str(loaded.csv[table])) == 0
+
+
+def test_a_semicolon_file_with_decimal_commas_loads_numbers(loaded, tmp_path, capsys):
+    """The Telco file as a French Excel saves it: `;`-delimited, charges with a decimal
+    comma (TotalCharges blank for 11 customers). Without --delimiter: the charges load as
+    the very numbers of the comma file, the text columns as they are."""
+    rows = text_rows(TELCO_CSV)
+    charges = [rows[0].index("MonthlyCharges"), rows[0].index("TotalCharges")]
+    for row in rows[1:]:
+        for j in charges:
+            row[j] = row[j].replace(".", ",")
+    assert rows[1][charges[0]] == "29,85"  # the first customer's, as written
+    path = write_text(tmp_path / "telco.csv", rows, ";")
+    capsys.readouterr()
+    try:
+        assert loaded.scorehouse("load", TELCO, str(path)) == 0
+        assert capsys.readouterr().out.strip() == (
+            f"{TELCO}: 7043 rows x 21 columns from {path} (delimited by ';'): {TELCO_COLUMNS}"
+        )
+        got, reference = contents(loaded, TELCO), loaded.reference[TELCO]
+        assert got["monthly_charges"].tolist() == reference["monthly_charges"].tolist()
+        first = got.set_index("customer_id").loc[rows[1][0]]  # 7590-VHVEG, "29,85"
+        assert (first["monthly_charges"], first["total_charges"]) == (29.85, 29.85)
+        blank = reference["total_charges"].str.strip() == ""
+        assert blank.sum() == 11 and got["total_charges"][blank].isna().all()
+        assert (
+            got["total_charges"][~blank].tolist()
+            == reference["total_charges"][~blank].astype(float).tolist()
+        )
+        text = [c for c in reference.columns if c not in ("monthly_charges", "total_charges")]
+        pd.testing.assert_frame_equal(got[text], reference[text])
+    finally:
+        assert loaded.scorehouse("load", TELCO, str(TELCO_CSV)) == 0
 
 
 def test_a_chinese_header_without_a_mapping_gets_a_safe_name(loaded, tmp_path, capsys):
