@@ -28,12 +28,14 @@ from python_scoring.files import ReadOptions
 from python_scoring.load import read_table
 from python_scoring.project import Project, Relation
 from python_scoring.scaffold import render
-from python_scoring.scaffold.profile import profile, with_row_id
+from python_scoring.scaffold.profile import label_lag, months_of, profile, with_row_id
 from python_scoring.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
 ROW_ID = "row_id"
+# a --from with one of these suffixes is a file even when it is missing (said so)
+_FILE_SUFFIXES = {".csv", ".tsv", ".txt", ".del", ".dat", ".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,8 @@ def _snake(name: str) -> str:
 def _read(project: Project, origin: str, options: ReadOptions) -> tuple[pa.Table, Relation | None]:
     """A file's rows, or a warehouse table's (and that table's relation)."""
     path = Path(origin)
-    if path.exists() or "/" in origin or path.suffix:
+    table_name = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*", origin)
+    if path.exists() or not table_name or path.suffix.lower() in _FILE_SUFFIXES:
         return read_table(path, options), None
     parts = origin.split(".")
     if len(parts) != 2:
@@ -166,7 +169,8 @@ def scaffold(project: Project, request: Request) -> Scaffolded:
     month_column = _snake(request.month_column) if request.month_column else None
     exclude = [_snake(c) for c in request.exclude]
     both = pa.concat_tables([table, test]) if test is not None else table
-    found, _ = profile(both, id_column, label_column, positive or None, month_column, exclude)
+    found, y = profile(both, id_column, label_column, positive or None, month_column, exclude)
+    lag = label_lag(months_of(both.column(month_column).to_pandas()), y) if month_column else 0
     if test is not None:
         shared = set(table.column(id_column).to_pylist()) & set(test.column(id_column).to_pylist())
         if shared:
@@ -192,6 +196,7 @@ def scaffold(project: Project, request: Request) -> Scaffolded:
         origin=Path(request.origin).name if relation is None else request.origin,
         search_auto=request.search_auto,
         owner=getpass.getuser(),
+        label_lag_months=lag,
     )
     texts = {
         "sources": render.sources_yml(plan, found),

@@ -112,6 +112,8 @@ def label_values(series: pd.Series, column: str, positive: str | None) -> pd.Ser
                 f"(its values: {', '.join(values[:10])})"
             )
         truth = set(matches)
+    elif pd.api.types.is_numeric_dtype(series.dtype) and {float(v) for v in values} <= {0, 1}:
+        truth = {v for v in values if float(v) == 1}  # 1/0, read as 1.0/0.0 beside nulls
     else:
         sides = _boolean_sides(values)
         if sides is None or len(values) > 2:
@@ -274,3 +276,26 @@ def with_row_id(table: pa.Table, start: int = 1, column: str = "row_id") -> pa.T
         raise ScorehouseError(f"--row-id: the table already has a column {column}")
     ids = pa.array(np.arange(start, start + table.num_rows, dtype="int64"))
     return table.add_column(0, column, ids)
+
+
+def months_of(series: pd.Series) -> pd.Series:
+    """A month column as the first days of its months (what macro month_start computes):
+    dates, timestamps, 'YYYY-MM[-DD...]' or YYYYMM. Refused when a value is none of them."""
+    text = series.astype("string").str.strip()
+    six = text.str.fullmatch(r"[0-9]{6}").fillna(False)
+    text = text.where(~six, text.str[:4] + "-" + text.str[4:6])
+    months = pd.to_datetime(text.str[:7] + "-01", format="%Y-%m-%d", errors="coerce")
+    bad = months.isna() & series.notna()
+    if bad.any():
+        raise ScorehouseError(
+            f"--month {series.name}: {series[bad].iloc[0]!r} is not a month (YYYY-MM, "
+            "YYYY-MM-DD or YYYYMM)"
+        )
+    return months
+
+
+def label_lag(months: pd.Series, y: pd.Series) -> int:
+    """Months between the latest labelled month and the latest month: what the registry's
+    label_lag_months must be for the latest month to be scored."""
+    latest, labelled = months.max(), months[y.notna()].max()
+    return (latest.year - labelled.year) * 12 + latest.month - labelled.month

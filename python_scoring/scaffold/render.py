@@ -54,6 +54,7 @@ class Plan:
     origin: str  # the file or table it came from
     search_auto: bool
     owner: str
+    label_lag_months: int = 0  # monthly: months between the latest labelled and latest month
 
 
 def sql_name(name: str) -> str:
@@ -83,7 +84,7 @@ def _expression(column: Column, plan: Plan) -> str | None:
     if column.kind == "id":
         return f"cast({raw} as {{{{ dbt.type_string() }}}}) as {out}"
     if column.kind == "label":
-        return _label(column, raw, plan.label)
+        return _label(column, raw, out)
     if column.kind == "month":
         return f"{{{{ month_start('{column.name}') }}}} as month"
     if column.kind == "boolean":
@@ -136,7 +137,7 @@ def sources_yml(plan: Plan, profile: Profile) -> str:
     columns = []
     for column in profile.columns:
         tests: list = []
-        if column.kind == "id" and not plan.has_test_file:
+        if column.kind == "id" and not plan.has_test_file and not plan.month_column:
             tests = ["unique", "not_null"]
         elif column.kind == "id":
             tests = ["not_null"]
@@ -220,18 +221,25 @@ def features_sql(plan: Plan) -> str:
 
 def training_set_sql(plan: Plan) -> str:
     features = f"{{{{ ref('{plan.name}_features') }}}}"
+    label = sql_name(plan.label)
     if plan.month_column is not None:
-        split = (
-            f"case\n            when {{{{ hash_bucket('{sql_name(plan.id_column)}', 100) }}}}"
-            " < {{ var('test_share') * 100 }} then 'test'\n            else 'train'\n"
-            "        end as split"
+        bucket = f"{{{{ hash_bucket('features.{sql_name(plan.id_column)}', 100) }}}}"
+        return (
+            f"-- The training set of model {plan.name}: the rows whose label is known. split:\n"
+            "-- 'oot' for the latest labelled month (the out-of-time test), else 'test' for\n"
+            "-- the var test_share of ids by a stable hash, else 'train'.\n"
+            f"with\n\nfeatures as (\n    select * from {features}\n),\n\n"
+            f"latest as (\n    select max(month) as month\n    from features\n"
+            f"    where {label} is not null\n),\n\n"
+            "final as (\n    select\n        features.*,\n        case\n"
+            "            when features.month = latest.month then 'oot'\n"
+            f"            when\n                {bucket}\n"
+            "                < {{ (var('test_share') * 100) | round | int }}\n"
+            "                then 'test'\n            else 'train'\n        end as split\n"
+            f"    from features\n    cross join latest\n    where features.{label} is not null\n"
+            ")\n\nselect * from final\n"
         )
-        why = (
-            "-- split: 'test' for the var test_share of ids by a stable hash, else 'train'; "
-            "the\n-- month before the score month is the out-of-time test (registry)."
-        )
-        select = f"*,\n        {split}"
-    elif plan.has_test_file:
+    if plan.has_test_file:
         why = "-- split: 'train' the training file's rows, 'test' the test file's."
         select = "*"
     else:
@@ -244,7 +252,7 @@ def training_set_sql(plan: Plan) -> str:
         f"-- The training set of model {plan.name}: the rows whose label is known.\n{why}\n"
         f"with\n\nfeatures as (\n    select * from {features}\n),\n\n"
         f"final as (\n    select\n        {select}\n    from features\n"
-        f"    where {sql_name(plan.label)} is not null\n)\n\nselect * from final\n"
+        f"    where {label} is not null\n)\n\nselect * from final\n"
     )
 
 
@@ -262,6 +270,18 @@ def scoring_input_sql(plan: Plan) -> str:
         f"    where month = {{{{ score_month(ref('{plan.name}_features')) }}}}\n)\n\n"
         "select * from final\n"
     )
+
+
+def _grain(plan: Plan) -> dict:
+    """A monthly table's grain test: one row per id and month."""
+    if not plan.month_column:
+        return {}
+    combination = [sql_name(plan.id_column), "month"]
+    return {"data_tests": [{"unique_combination": {"arguments": {"combination": combination}}}]}
+
+
+def _splits(plan: Plan) -> list[str]:
+    return ["train", "test", "oot"] if plan.month_column else ["train", "test"]
 
 
 def _key_tests(plan: Plan) -> list:
@@ -285,6 +305,7 @@ def models_yml(plan: Plan, layer: str) -> str:
                 "description": f"{name}'s table typed, one row per {plan.id_column}"
                 + (" and month." if plan.month_column else "."),
                 **tags,
+                **_grain(plan),
                 "columns": _key_tests(plan),
             }
         ]
@@ -307,13 +328,12 @@ def models_yml(plan: Plan, layer: str) -> str:
             "name": f"{name}_training_set",
             "description": f"Model {name}'s labelled rows and their split.",
             **tags,
+            **_grain(plan),
             "columns": [
                 *_key_tests(plan),
                 {
                     "name": "split",
-                    "data_tests": [
-                        {"accepted_values": {"arguments": {"values": ["train", "test"]}}}
-                    ],
+                    "data_tests": [{"accepted_values": {"arguments": {"values": _splits(plan)}}}],
                 },
             ],
         },
@@ -338,7 +358,9 @@ def _exposure(plan: Plan) -> dict:
         # a snapshot: no later month to test on, and its label is of its own month
         meta.update(out_of_time=False, cv_folds=5, label_lag_months=0, train_months=1)
     else:
-        meta.update(cv_folds=0, train_months=6)
+        # the label of a row's own month: the latest labelled month is out-of-time, and
+        # the months after it (labels not yet known) are scored
+        meta.update(cv_folds=0, train_months=6, label_lag_months=plan.label_lag_months)
     if plan.search_auto:
         meta["search"] = "auto"
     return {

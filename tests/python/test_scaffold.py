@@ -283,3 +283,49 @@ def test_a_semicolon_file_read_with_a_comma_is_refused(blank):
     )  # fmt: skip
     assert status == 2 and "';'" in printed, printed
     assert not list(blank.project_dir.glob("models/*/mine"))
+
+
+def test_a_warehouse_table_is_scaffolded_through_its_source(telco):
+    status, printed = run(
+        telco, "scaffold", "telco_tbl", "--from", "telco_own.telco_own", "--id", "customer_id",
+        "--label", "churn=Yes", "--exclude", "gender,senior_citizen",
+    )  # fmt: skip
+    assert status == 0, printed
+    sources = (telco.project_dir / "models/staging/telco_tbl/_telco_tbl__sources.yml").read_text()
+    assert "identifier: telco_own" in sources  # the table itself, not a copy
+    columns = {c for (c,) in query(telco, "select column_name from information_schema.columns "
+                                   "where table_name = 'stg_telco_tbl'")}  # fmt: skip
+    assert len(columns) == 21 - 2 + 1  # file columns - excluded + month
+    assert {"gender", "senior_citizen"}.isdisjoint(columns)
+
+
+def test_a_monthly_table_is_evaluated_out_of_time_and_scores_its_unlabelled_month(blank):
+    rng = np.random.default_rng(11)
+    months = []
+    for month in range(1, 6):
+        usage = rng.gamma(3.0, 20.0, 800)
+        churn = rng.random(800) < 1 / (1 + np.exp(-(-1.0 - 0.06 * (usage - 60))))
+        label = np.where(churn, 1, 0).astype(object) if month < 5 else [None] * 800
+        months.append(
+            pd.DataFrame(
+                {"Id": range(800), "Month": f"20250{month}", "Usage": usage, "Left": label}
+            )
+        )
+    path = _write(blank, pd.concat(months))
+    status, printed = run(
+        blank, "scaffold", "monthly", "--from", str(path), "--id", "Id", "--label", "Left",
+        "--month", "Month",
+    )  # fmt: skip
+    assert status == 0, printed
+    registry = (blank.project_dir / "models/ml/monthly/_monthly__models.yml").read_text()
+    assert "label_lag_months: 1" in registry  # May has no labels yet: it is scored
+    assert run(blank, "train", "--model", "monthly")[0] == 0
+    ((oot, auc_oot),) = query(
+        blank, "select oot_month, auc_oot from ml.training_runs where model_name = 'monthly'"
+    )
+    assert str(oot) == "2025-04-01" and auc_oot > 0.75
+    assert run(blank, "score", "--model", "monthly")[0] == 0
+    assert query(
+        blank, "select score_month, count(*) from ml.model_scores where model_name = 'monthly' "
+        "group by score_month",
+    ) == [(pd.Timestamp("2025-05-01").date(), 800)]  # fmt: skip
