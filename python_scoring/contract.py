@@ -28,12 +28,30 @@ _DATE = pa.date32()
 _TIMESTAMP = pa.timestamp("us")  # naive: the macro's type_timestamp on every engine
 
 
+# Per reason k of ml.model_scores: reason_k (the feature's name, as the estimator sees it),
+# reason_k_value (the customer's value of the feature before encoding, as text) and
+# reason_k_contribution (its push up, in the model's units: log-odds for LightGBM and
+# logistic regression, probability for a random forest; features/reasons.py)
+_REASON_PARTS = (("", _TEXT), ("_value", _TEXT), ("_contribution", _DOUBLE))
+
+
+def reason_fields(n_reasons: int) -> list[tuple[str, pa.DataType]]:
+    """The reason columns of ml.model_scores and their types: reason_k, reason_k_value,
+    reason_k_contribution for k = 1 .. n_reasons."""
+    return [
+        (f"reason_{i}{suffix}", kind)
+        for i in range(1, n_reasons + 1)
+        for suffix, kind in _REASON_PARTS
+    ]
+
+
 def reason_columns(n_reasons: int) -> list[str]:
-    return [f"reason_{i}" for i in range(1, n_reasons + 1)]
+    """The names of `reason_fields`: three columns per reason."""
+    return [name for name, _ in reason_fields(n_reasons)]
 
 
 def model_scores_schema(n_reasons: int = MAX_REASONS) -> pa.Schema:
-    """ml.model_scores with reason_1 .. reason_<n_reasons>."""
+    """ml.model_scores with the columns of reasons 1 .. n_reasons (`reason_fields`)."""
     return pa.schema(
         [
             ("model_name", _TEXT),
@@ -41,7 +59,7 @@ def model_scores_schema(n_reasons: int = MAX_REASONS) -> pa.Schema:
             ("score_month", _DATE),
             ("entity_id", _TEXT),
             ("score", _DOUBLE),
-            *((name, _TEXT) for name in reason_columns(n_reasons)),
+            *reason_fields(n_reasons),
             ("scored_at", _TIMESTAMP),
         ]
     )

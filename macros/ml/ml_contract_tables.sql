@@ -7,9 +7,13 @@
 {%- endmacro %}
 
 {% macro ml_contract_columns() -%}
+    {#- per reason k: the feature's name, the customer's value of it (before encoding) and
+        its contribution in the model's units (python_scoring/contract.py, reason_fields) -#}
     {%- set reasons = [] -%}
     {%- for i in range(1, var('max_reasons') + 1) -%}
         {%- do reasons.append(('reason_' ~ i, dbt.type_string())) -%}
+        {%- do reasons.append(('reason_' ~ i ~ '_value', dbt.type_string())) -%}
+        {%- do reasons.append(('reason_' ~ i ~ '_contribution', type_double())) -%}
     {%- endfor -%}
     {{ return({
         'model_scores': [
@@ -134,7 +138,8 @@
     of a table's schema: model_scores reads model_version, entity_id, score, reason_*,
     scored_at, model_name, score_month there (customer_clusters: run_id, entity_id,
     cluster, clustered_at, rule_set), so write them by column name. Spark has no `add column if not exists`: a table created by
-    an older scorehouse gets its missing columns from one `add columns`. -#}
+    an older scorehouse gets its missing columns from one `add columns` (after its other
+    data columns: scoring orders what its executors return by the table's own columns). -#}
 {% macro spark__create_ml_contract_tables() -%}
     {%- if execute -%}
         {%- set schema = var('ml_schema', 'ml') -%}

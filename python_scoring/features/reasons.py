@@ -15,7 +15,12 @@ Random forests get the same path attribution in probability units (each tree's c
 divided by the number of trees; with the mean root value they add up to predict_proba),
 gathered through the forest's sparse decision paths. Linear models credit each input
 with coefficient x value: the inputs are standardised numbers, one-hot indicators or
-weights of evidence, so the largest products are the strongest pushes up.
+weights of evidence, so the largest products are the strongest pushes up (log-odds units).
+
+ml.model_scores keeps, per reason, the feature's name (a column the estimator sees: a
+one-hot `contract_Month-to-month` or a missing indicator `missingindicator_tenure` under
+linear preprocessing), its contribution in these units, and the customer's value of the
+input column it encodes (`encoded_sources`), before encoding.
 """
 
 from __future__ import annotations
@@ -126,15 +131,57 @@ def attribution_for(model: Any) -> PathAttribution | ForestAttribution | LinearA
     raise TypeError(f"no reason-code method for {type(model).__name__}")
 
 
-def top_reasons(contributions: np.ndarray, names: list[str], k: int) -> list[np.ndarray]:
-    """Per row, the names of the k features with the largest positive contribution, most
-    positive first; None where fewer than k features push the score up."""
+def top_contributions(contributions: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the columns of the k largest contributions, largest first, and those
+    contributions (two rows x min(k, features) arrays). A reason is a positive one."""
     k = min(k, contributions.shape[1])
+    if k == 0:
+        empty = np.zeros((contributions.shape[0], 0))
+        return empty.astype(np.intp), empty
     top = np.argpartition(-contributions, k - 1, axis=1)[:, :k]
     top_values = np.take_along_axis(contributions, top, axis=1)
     order = np.argsort(-top_values, axis=1, kind="stable")
-    top = np.take_along_axis(top, order, axis=1)
-    top_values = np.take_along_axis(top_values, order, axis=1)
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(top_values, order, axis=1)
+
+
+def top_reasons(contributions: np.ndarray, names: list[str], k: int) -> list[np.ndarray]:
+    """Per row, the names of the k features with the largest positive contribution, most
+    positive first; None where fewer than k features push the score up."""
+    top, top_values = top_contributions(contributions, k)
     labels = np.asarray(names, dtype=object)[top]
     labels[top_values <= 0] = None
-    return [labels[:, i] for i in range(k)]
+    return [labels[:, i] for i in range(top.shape[1])]
+
+
+_MISSING_INDICATOR = "missingindicator_"  # scikit-learn's SimpleImputer(add_indicator=True)
+
+
+def _source(name: str, columns: list[str]) -> str | None:
+    """The input column an output column of a transformer fitted on `columns` encodes: the
+    column itself (passthrough, ordinal, scaled, WOE), `c` for a missing indicator
+    `missingindicator_c`, or for a one-hot `c_<category>` the longest `c` it starts with."""
+    if name in columns:
+        return name
+    if name.startswith(_MISSING_INDICATOR) and name[len(_MISSING_INDICATOR) :] in columns:
+        return name[len(_MISSING_INDICATOR) :]
+    prefixes = [c for c in columns if name.startswith(f"{c}_")]
+    return max(prefixes, key=len) if prefixes else None
+
+
+def encoded_sources(prep: Any, names: list[str]) -> list[str | None]:
+    """For each column the estimator sees (`names`, the fitted preprocessing step's
+    output), the column of that step's input it encodes (None when none is found): where
+    a reason's value is read, before encoding."""
+    sources: dict[str, str | None] = {}
+    for _, transformer, columns in getattr(prep, "transformers_", []):
+        columns = [str(c) for c in columns]
+        if not columns:  # a transformer without columns is left unfitted
+            continue
+        if isinstance(transformer, str):  # "passthrough" keeps its columns, "drop" none
+            outputs = columns if transformer == "passthrough" else []
+        else:
+            outputs = [str(c) for c in transformer.get_feature_names_out(columns)]
+        for name in outputs:
+            sources[name] = _source(name, columns)
+    inputs = [str(c) for c in getattr(prep, "feature_names_in_", [])]
+    return [sources[n] if n in sources else _source(n, inputs) for n in names]

@@ -264,6 +264,8 @@ def _resume(
             "group by piece, pieces, model_version"
         ).to_pylist()
         reason = _stale(wh, marker, expected, state)
+        if reason is None and not set(wh.columns(target)) <= set(wh.columns(staging)):
+            reason = f"created before {target} gained its newer columns"
         if reason is None:
             done = {r["piece"]: r["n"] for r in state}
             if done:
@@ -324,11 +326,24 @@ def score_model(
             f"version {artifact.version} of '{spec.name}' learned from labels up to "
             f"{oot_month} + {spec.label_lag_months} month(s); scoring {month} with it would "
             "use the future: score with a version trained before that month (--version)"
+            + (
+                "; or, if a row's label is known in the row's own month (a snapshot, scored "
+                "in the month it was trained on), set label_lag_months: 0 in the registry "
+                f"entry of '{spec.name}'"
+                if spec.label_lag_months
+                else ""
+            )
         )
     state = _input_state(wh, spec, relation, month, features)
     _check_pieces(spec, relation, month, n_pieces, pieces is not None, state.piece_values)
     target = project.source("ml", "model_scores")
-    wh.require_columns(target, [*SCORE_COLUMNS, *contract.reason_columns(k)])
+    layout = wh.columns(target)
+    missing = [c for c in [*SCORE_COLUMNS, *contract.reason_columns(k)] if c not in layout]
+    if missing:
+        raise ScorehouseError(
+            f"{target} has no column(s) {', '.join(missing)}: run a dbt build first (its "
+            "on-run-start hook adds the columns a newer scorehouse writes)"
+        )
     scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     columns = ", ".join([spec.entity_id, *features])
     piece_of = wh.piece_expression(spec.entity_id, spec.piece_by)
@@ -350,6 +365,7 @@ def score_model(
                 "piece": piece,
                 "pieces": n_pieces,
             },
+            tuple(layout),
         )
 
     task(0).keep(artifact, pipeline)  # compiled and checked here first: errors surface now

@@ -11,11 +11,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from python_scoring import artifacts, contract
 from python_scoring.features.compiled import Predictor, predictor_for
-from python_scoring.features.pipeline import feature_names, model_input
-from python_scoring.features.reasons import attribution_for, top_reasons
+from python_scoring.features.pipeline import check_input_types, feature_names
+from python_scoring.features.reasons import attribution_for, encoded_sources, top_contributions
 from python_scoring.warehouse import to_pandas
 
 
@@ -30,6 +31,14 @@ class ScoringModel:
     attribution: Any  # None: no reasons
     names: list[str]  # columns the estimator sees (reason labels)
     n_reasons: int
+    # per estimator column, the column before encoding whose value a reason shows
+    # (encoded_sources; derived from the pipeline when not given)
+    sources: tuple[str | None, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.sources is None:
+            prep = self.pipeline.named_steps["prep"]
+            object.__setattr__(self, "sources", tuple(encoded_sources(prep, self.names)))
 
 
 @functools.cache
@@ -39,10 +48,51 @@ def _types(n_reasons: int) -> dict[str, pa.DataType]:
     return {field.name: field.type for schema in schemas for field in schema}
 
 
+def _model_frames(pipeline: Any, frame):
+    """The rows before encoding (the scoring input's columns as the model reads them, with
+    the derived ones) and as the estimator sees them: features.pipeline.model_input,
+    keeping the frame the preprocessing step receives."""
+    frame = check_input_types(pipeline, frame)
+    before = frame
+    for name, step in pipeline.steps[:-1]:
+        if name == "prep":
+            before = frame
+        if not hasattr(step, "fit_resample"):  # samplers apply in fit only
+            frame = step.transform(frame)
+    return before, frame
+
+
+def _reason_values(before, sources: list[str | None], top: np.ndarray, up: np.ndarray):
+    """Per reason (a column of `top`, the estimator columns of each row's reasons), the
+    row's value of the column it encodes as text (Arrow's cast: 62, 70.35,
+    Month-to-month, true); None where there is no reason or the value is missing."""
+    names = sorted({s for s in sources if s is not None and s in before.columns})
+    code_of = np.array([names.index(s) if s in names else -1 for s in sources], dtype=np.intp)
+    arrays: dict[int, pa.Array] = {}
+
+    def text(code: int, rows: np.ndarray) -> np.ndarray:
+        """The column's values of these rows as text (only those rows are converted)."""
+        if code not in arrays:
+            arrays[code] = pa.array(before[names[code]], from_pandas=True)
+        picked = arrays[code].take(pa.array(rows))
+        return pc.cast(picked, pa.string()).to_numpy(zero_copy_only=False)
+
+    columns = []
+    for i in range(top.shape[1]):
+        codes = np.where(up[:, i], code_of[top[:, i]], -1)
+        out = np.full(len(codes), None, dtype=object)
+        for code in np.unique(codes[codes >= 0]):
+            rows = np.flatnonzero(codes == code)
+            out[rows] = text(int(code), rows)
+        columns.append(out)
+    return columns
+
+
 def scored_table(frame, model: ScoringModel, constants: dict[str, Any]) -> pa.Table:
     """One batch of the scoring input -> rows of ml.model_scores (plus `constants`, the
-    columns equal on every row): transform, predict, and the top reasons."""
-    transformed = model_input(model.pipeline, frame[model.features])
+    columns equal on every row): transform, predict, and the top reasons, each with the
+    row's value of that feature before encoding and its contribution."""
+    before, transformed = _model_frames(model.pipeline, frame[model.features])
     n = len(frame)
     types = _types(model.n_reasons)
     result = {
@@ -54,10 +104,23 @@ def scored_table(frame, model: ScoringModel, constants: dict[str, Any]) -> pa.Ta
     result["score"] = pa.array(model.predictor.predict(transformed), types["score"])
     if model.attribution is not None and model.n_reasons:
         contributions = model.attribution.contributions(transformed)
-        reasons = top_reasons(contributions, model.names, model.n_reasons)
-        # fewer reasons than asked when the model has fewer features
-        for name, reason in zip(contract.reason_columns(len(reasons)), reasons, strict=True):
-            result[name] = pa.array(reason, types[name])
+        # fewer than asked when the model has fewer features: the rest stay null
+        top, pushes = top_contributions(contributions, model.n_reasons)
+        up = pushes > 0  # a reason pushes the score up
+        labels = np.asarray(model.names, dtype=object)[top]
+        values = _reason_values(before, list(model.sources), top, up)
+        for i in range(top.shape[1]):
+            k = i + 1
+            result[f"reason_{k}"] = pa.array(
+                np.where(up[:, i], labels[:, i], None), types[f"reason_{k}"]
+            )
+            result[f"reason_{k}_value"] = pa.array(values[i], types[f"reason_{k}_value"])
+            result[f"reason_{k}_contribution"] = pa.array(
+                pushes[:, i], types[f"reason_{k}_contribution"], mask=~up[:, i]
+            )
+    for name in contract.reason_columns(model.n_reasons):
+        if name not in result:
+            result[name] = pa.nulls(n, types[name])
     return pa.table(result)
 
 
@@ -81,6 +144,10 @@ class ScoringTask:
     n_reasons: int
     compile_trees: bool
     constants: dict[str, Any]
+    # the target table's columns in its order: what `__call__` returns follows it (Spark
+    # reads mapInArrow's batches by position, and a table from an older scorehouse has
+    # the columns added since after its others)
+    layout: tuple[str, ...] = ()
 
     def model(self) -> ScoringModel:
         key = (self.artifacts_dir, self.model_name, self.version, self.digest)
@@ -105,11 +172,15 @@ class ScoringTask:
         )
 
     def __call__(self, frame) -> pa.Table:
-        return scored_table(frame, self.model(), self.constants)
+        return scored_table(frame, self.model(), self.constants).select(self.columns())
 
     def columns(self) -> list[str]:
-        """The columns `__call__` returns (scored_table's)."""
-        return [*self.constants, "entity_id", "score", *contract.reason_columns(self.n_reasons)]
+        """The columns `__call__` returns (scored_table's): the constants, then the rest in
+        the order of `layout`."""
+        produced = ["entity_id", "score", *contract.reason_columns(self.n_reasons)]
+        position = {name: i for i, name in enumerate(self.layout)}
+        produced.sort(key=lambda name: position.get(name, len(position)))
+        return [*self.constants, *produced]
 
     def map_batches(self, batches):
         """mapInArrow's form (Spark executors): Arrow batches in, converted to pandas the

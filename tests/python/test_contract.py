@@ -27,6 +27,15 @@ _DUCKDB_TYPES = {
 ENGINE_TYPES = {
     "duckdb": _DUCKDB_TYPES,
     "spark": _DUCKDB_TYPES,
+    # Spark's own catalog (spark_columns): a fresh table has no parquet file to read
+    "spark_catalog": {
+        pa.string(): "string",
+        pa.int32(): "int",
+        pa.int64(): "bigint",
+        pa.float64(): "double",
+        pa.date32(): "date",
+        pa.timestamp("us"): "timestamp",
+    },
     "postgres": {
         pa.string(): "text",
         pa.int32(): "integer",
@@ -52,11 +61,15 @@ def warehouse_columns(built: Built) -> dict[str, dict[str, str]]:
     return tables
 
 
-def contract_mismatches(built: Built, engine: str, tables=tuple(contract.SCHEMAS)) -> list[str]:
+def contract_mismatches(
+    built: Built, engine: str, tables=tuple(contract.SCHEMAS), present=None
+) -> list[str]:
     """How the warehouse's ml tables differ from contract.py (a missing table, a column
     missing on either side, another type); empty when they agree. Columns are compared by
-    name: every writer inserts by name (Spark lists partition columns last)."""
-    present = warehouse_columns(built)
+    name: every writer inserts by name (Spark lists partition columns last). `present`:
+    the columns by table when read otherwise than `warehouse_columns` (engine then names
+    the type names, e.g. spark_catalog)."""
+    present = warehouse_columns(built) if present is None else present
     names = ENGINE_TYPES[engine]
     n_reasons = contract.max_reasons(built.project())
     problems = []
@@ -72,6 +85,50 @@ def contract_mismatches(built: Built, engine: str, tables=tuple(contract.SCHEMAS
     return problems
 
 
+# `python -c` this in the warehouse's environment (no JVM in the test process: Derby
+# admits one at a time): the ml schema's tables on Spark, their columns and Spark types
+# in table order, and the rows of any table named in argv[2:], as JSON.
+_SPARK_COLUMNS = """
+import json, sys
+from pathlib import Path
+from python_scoring.project import Project
+from python_scoring.warehouse import Warehouse
+
+root = Path(sys.argv[1])
+project = Project(Path.cwd(), root, None, root / "target")
+with Warehouse.connect(project) as wh:
+    schema = project.source("ml", "model_scores").schema
+    tables = {}
+    for t in wh.spark.catalog.listTables(schema):
+        fields = wh.spark.table(f"{schema}.{t.name}").schema
+        tables[t.name] = [(f.name, f.dataType.simpleString()) for f in fields]
+    rows = {}
+    for name in sys.argv[2:]:
+        rows[name] = wh.query_arrow(f"select * from {schema}.{name}").to_pylist()
+print(json.dumps({"tables": tables, "rows": rows}, default=str))
+"""
+
+
+def spark_columns(built: Built, *rows_of: str) -> dict:
+    """The ml schema of a Spark warehouse from Spark's catalog, in a child process:
+    {"tables": {table: [(column, spark type), ...]}, "rows": {table: [row dicts]}}."""
+    import json
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    done = subprocess.run(
+        [sys.executable, "-c", _SPARK_COLUMNS, str(built.root), *rows_of],
+        env=built.env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory) -> Built:
     """A new DuckDB warehouse holding only what the on-run-start hook creates (any dbt run
@@ -84,6 +141,30 @@ def fresh(tmp_path_factory) -> Built:
 def test_the_macro_creates_the_contracts_tables(fresh):
     assert sorted(warehouse_columns(fresh)) == sorted(contract.SCHEMAS)
     assert contract_mismatches(fresh, "duckdb") == []
+    scores = warehouse_columns(fresh)["model_scores"]
+    assert {"reason_5", "reason_5_value", "reason_5_contribution"} <= scores.keys()
+    assert (scores["reason_1_value"], scores["reason_1_contribution"]) == ("VARCHAR", "DOUBLE")
+
+
+@pytest.mark.postgres
+def test_the_macro_creates_the_contracts_tables_on_postgres(tmp_path, postgres_server):
+    from .conftest import postgres_database
+
+    env = postgres_database(postgres_server, "contract")
+    built = make_warehouse(tmp_path, "postgres", **env)
+    built.dbt("run", "--select", "dim_ml_models", "--quiet")
+    assert sorted(warehouse_columns(built)) == sorted(contract.SCHEMAS)
+    assert contract_mismatches(built, "postgres") == []
+
+
+@pytest.mark.spark
+def test_the_macro_creates_the_contracts_tables_on_spark(tmp_path):
+    built = make_warehouse(tmp_path, "spark_local")
+    built.dbt("run", "--select", "dim_ml_models", "--quiet")
+    tables = spark_columns(built)["tables"]
+    present = {table: dict(columns) for table, columns in tables.items()}
+    assert sorted(present) == sorted(contract.SCHEMAS)
+    assert contract_mismatches(built, "spark_catalog", present=present) == []
 
 
 def test_table_types_rows_and_columns_alike():
@@ -96,6 +177,18 @@ def test_table_types_rows_and_columns_alike():
     columns = contract.table("score_baselines", {"bin": [0, 1], "upper_edge": [0.5, None]})
     assert columns.schema == contract.SCHEMAS["score_baselines"]
     assert columns.column("run_id").null_count == 2
-    assert contract.schema("model_scores", 2).names[-3:] == ["reason_1", "reason_2", "scored_at"]
+    two = contract.schema("model_scores", 2)
+    assert two.names[-7:] == [
+        "reason_1",
+        "reason_1_value",
+        "reason_1_contribution",
+        "reason_2",
+        "reason_2_value",
+        "reason_2_contribution",
+        "scored_at",
+    ]
+    assert two.field("reason_2_value").type == pa.string()
+    assert two.field("reason_2_contribution").type == pa.float64()
+    assert contract.reason_columns(1) == ["reason_1", "reason_1_value", "reason_1_contribution"]
     with pytest.raises(ValueError, match="ml.model_metrics has no column"):
         contract.table("model_metrics", [{"metrik": "auc"}])

@@ -1,8 +1,16 @@
+import dataclasses
+
 import numpy as np
 import pytest
 from lightgbm import LGBMClassifier
 
-from python_scoring.features.reasons import PathAttribution, top_reasons
+from python_scoring.features.pipeline import build_pipeline, feature_names
+from python_scoring.features.reasons import (
+    PathAttribution,
+    encoded_sources,
+    top_contributions,
+    top_reasons,
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +47,39 @@ def test_top_reasons_order_and_only_positive():
     assert list(first) == ["c", "d"]
     assert list(second) == ["a", None]
     assert list(third) == ["d", None]
+
+
+def test_top_contributions_largest_first():
+    contributions = np.random.default_rng(5).normal(size=(300, 12))
+    top, values = top_contributions(contributions, 5)
+    assert top.shape == values.shape == (300, 5)
+    assert (np.diff(values, axis=1) <= 0).all()  # sorted descending
+    np.testing.assert_array_equal(values, np.take_along_axis(contributions, top, axis=1))
+    np.testing.assert_array_equal(values, -np.sort(-contributions, axis=1)[:, :5])
+    few, _ = top_contributions(contributions[:, :2], 5)  # fewer features than reasons
+    assert few.shape == (300, 2)
+
+
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [
+        ("lightgbm", {"usage": "usage", "plan": "plan"}),
+        (
+            "logistic_onehot",
+            {"plan_basic": "plan", "plan_max": "plan", "missingindicator_usage": "usage"},
+        ),
+        ("logistic_woe", {"plan": "plan", "spend": "spend"}),
+    ],
+)
+def test_encoded_sources_name_the_column_before_encoding(variant, expected):
+    from .test_pipeline import BASE, VARIANTS, frame
+
+    X, y = frame(3000, 4)
+    pipeline = build_pipeline(dataclasses.replace(BASE, **VARIANTS[variant])).fit(X, y)
+    names = feature_names(pipeline)
+    sources = dict(zip(names, encoded_sources(pipeline.named_steps["prep"], names), strict=True))
+    assert {name: sources[name] for name in expected} == expected
+    derived = [d["name"] for d in pipeline.named_steps["derive"].derived_]
+    assert derived and all(sources[d] == d for d in derived if d in sources)
+    # every estimator column comes from a column the preprocessing step receives
+    assert set(sources.values()) <= set(pipeline.named_steps["prep"].feature_names_in_)

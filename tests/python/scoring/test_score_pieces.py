@@ -4,18 +4,20 @@ and resumes, and a slice held by a live run is refused."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
 from python_scoring.warehouse._duckdb import DuckDBWarehouse
 
-from ..conftest import query
+from ..conftest import query, query_frame
 
 SCOREHOUSE = Path(sys.executable).parent / "scorehouse"
 IDS = ["1000", "1001", "20009", "7", "ab-3", "X", "", "12a", "ä", "  5", "0000", "99 "]
@@ -258,3 +260,69 @@ def test_append_all_is_one_transaction():
     assert wh.con.execute("select count(*) from metrics").fetchall() == [(0,)]
     wh.append_all([(metrics, pa.table({"run_id": ["r2"], "value": [0.7]}))])
     assert wh.con.execute("select run_id from metrics").fetchall() == [("r2",)]
+
+
+_DERIVED = re.compile(r"^(.+)__(plus|minus|times|per)__(.+)$")
+_OPERATIONS = {
+    "plus": lambda a, b: a + b,
+    "minus": lambda a, b: a - b,
+    "times": lambda a, b: a * b,
+    "per": lambda a, b: a / b if b else None,
+}
+
+
+def _expected_value(row: pd.Series, feature: str):
+    """The value a reason on `feature` shows for this input row: the input column's, or a
+    derived feature's a+b, a-b, a*b, a/b."""
+    derived = _DERIVED.match(feature)
+    if derived is None:
+        value = row[feature]
+        return None if pd.isna(value) else value
+    a, op, b = row[derived[1]], derived[2], row[derived[3]]
+    if pd.isna(a) or pd.isna(b):
+        return None
+    return _OPERATIONS[op](float(a), float(b))
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("model", ["churn_lgbm", "package_upsell_rf", "data_addon_scorecard"])
+def test_reason_values_are_the_scoring_inputs_values(warehouse, model):
+    """ml.model_scores' reason values are the scoring input's values of those features for
+    those ids (a derived feature's computed value); contributions positive, largest
+    first, null exactly where the reason is."""
+    from python_scoring.registry import load_registry
+
+    project = warehouse.project()
+    spec = load_registry(project)[model]
+    scoring_input = project.model(spec.scoring_input)
+    scores = query_frame(
+        warehouse, f"select * from ml.model_scores where model_name = '{model}'"
+    ).set_index("entity_id")
+    population = query_frame(warehouse, f"select * from {scoring_input.sql}")
+    population = population.set_index(population[spec.entity_id].astype(str))
+    k_range = range(1, spec.n_reasons + 1)
+    pushes = scores[[f"reason_{k}_contribution" for k in k_range]].to_numpy(dtype="float64")
+    names = scores[[f"reason_{k}" for k in k_range]]
+    assert (np.isnan(pushes) == names.isna().to_numpy()).all()  # null together
+    assert (pushes[~np.isnan(pushes)] > 0).all()
+    filled = np.where(np.isnan(pushes), -1.0, pushes)  # no reason: below every push
+    assert (np.diff(filled, axis=1) <= 0).all()  # largest first
+    assert scores["reason_1"].notna().mean() > 0.5
+
+    checked = 0
+    for k in k_range:
+        with_reason = scores[scores[f"reason_{k}"].notna()]
+        sample = with_reason.sample(min(40, len(with_reason)), random_state=k)
+        for entity, line in sample.iterrows():
+            feature, value = line[f"reason_{k}"], line[f"reason_{k}_value"]
+            expected = _expected_value(population.loc[entity], feature)
+            if expected is None:
+                assert pd.isna(value), (entity, feature, value)
+            elif isinstance(expected, bool | np.bool_):
+                assert value in (("true", "1") if expected else ("false", "0")), (entity, value)
+            elif isinstance(expected, str):
+                assert value == expected, (entity, feature, value)
+            else:
+                assert float(value) == pytest.approx(float(expected), rel=1e-9), (entity, feature)
+            checked += 1
+    assert checked >= 40
