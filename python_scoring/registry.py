@@ -12,6 +12,7 @@ import datetime as dt
 import difflib
 import functools
 import importlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ from python_scoring.errors import ScorehouseError
 from python_scoring.project import Project
 
 ALGORITHMS = ("lightgbm", "random_forest", "logistic_regression")
-ENCODINGS = ("onehot", "woe")
+ENCODINGS = ("onehot", "woe", "spline")
 IMBALANCE = ("class_weight", "smote", "none")
 PIECE_BY = ("last_digit", "hash")
 OPERATIONS = ("add", "sub", "mul", "div")
@@ -41,12 +42,15 @@ class Pairwise:
 
 @dataclass(frozen=True)
 class Search:
-    """Randomized hyper-parameter search (cross-validated, folds grouped by entity id)."""
+    """Randomized hyper-parameter search (cross-validated, folds grouped by entity id);
+    `auto` (registry `search: auto`): a comparison of algorithm families instead
+    (training/search.py)."""
 
     space: dict[str, Any]
     n_iter: int = 20
     cv: int = 3
     scoring: str = "roc_auc"
+    auto: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,11 @@ class ModelSpec:
     iv_limit: float = 0.0
     r_limit: float = 0.8
     pairwise: Pairwise | None = None
-    imbalance: str = "class_weight"
+    imbalance: str = "none"
     search: Search | None = None
+    # the time `search: auto` may spend starting candidates, over the whole run (the final
+    # selection and one per cross-validation fold share it evenly)
+    search_budget_seconds: float = 120.0
     memory_budget_gb: float = 8.0
     sample_over_budget: bool = True
     oot_month: dt.date | None = None
@@ -116,7 +123,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "r_limit": (int, float),
     "pairwise": (dict,),
     "imbalance": (str,),
-    "search": (dict,),
+    "search": (dict, str),
+    "search_budget_seconds": (int, float),
     "memory_budget_gb": (int, float),
     "sample_over_budget": (bool,),
     "oot_month": (str, dt.date),
@@ -178,7 +186,13 @@ def _pairwise(where: str, block: dict[str, Any]) -> Pairwise:
     return pairwise
 
 
-def _search(where: str, block: dict[str, Any]) -> Search:
+def _search(where: str, block: dict[str, Any] | str) -> Search:
+    if isinstance(block, str):
+        if block != "auto":
+            raise ScorehouseError(
+                f"{where}: key 'search' must be auto or a block with a 'space', got {block!r}"
+            )
+        return Search(space={}, auto=True)
     check_keys(f"{where}, search", block, _SEARCH_TYPES)
     if not block.get("space"):
         raise ScorehouseError(f"{where}: search needs a non-empty 'space'")
@@ -195,6 +209,22 @@ def _search(where: str, block: dict[str, Any]) -> Search:
                 "{low, high[, log, integer]}"
             )
     return search
+
+
+# the parameters of the early-stopped LightGBM (features/boosting.py) that LightGBM's
+# LGBMClassifier does not have: they set the early stopping that chooses the trees
+EARLY_STOPPING_PARAMS = ("validation_share", "patience")
+
+
+def tree_count_names() -> frozenset[str]:
+    """LightGBM's names for the number of trees (n_estimators and its aliases): LightGBM
+    whose params name one is a plain LGBMClassifier, not the early-stopped one."""
+    try:
+        from lightgbm.basic import _ConfigAliases
+
+        return frozenset(_ConfigAliases.get("num_iterations")) | {"n_estimators"}
+    except (ImportError, AttributeError):  # a LightGBM without it: the documented names
+        return frozenset({"n_estimators", "num_iterations", "num_boost_round", "num_trees"})
 
 
 # each algorithm's estimator class (imported only to read its parameter names)
@@ -214,6 +244,8 @@ def estimator_parameters(algorithm: str) -> tuple[str, dict[str, str] | None]:
     module, name = ESTIMATOR_CLASSES[algorithm]
     cls = getattr(importlib.import_module(module), name)
     own = set(cls().get_params())
+    if algorithm == "lightgbm":  # the early-stopped default's own (features/boosting.py)
+        own |= set(EARLY_STOPPING_PARAMS)
     names = {key: key for key in own}
     if algorithm == "lightgbm":
         try:  # the C library's own list (lightgbm.basic resolves aliases with it)
@@ -233,6 +265,11 @@ def _check_params(where: str, spec: ModelSpec) -> None:
     """`params` keys and the estimator keys of a search space (plain names, or
     model__name) must be parameters of the algorithm's estimator: a misspelt key would
     be ignored (LightGBM) or fail late."""
+    if spec.search is not None and spec.search.auto and spec.params:
+        raise ScorehouseError(
+            f"{where}: search: auto chooses the estimators and their settings itself: remove "
+            f"params ({', '.join(sorted(spec.params))}), or name an algorithm without search"
+        )
     keys = [("params", key) for key in spec.params]
     if spec.search is not None:
         for key in spec.search.space:
@@ -254,6 +291,15 @@ def _check_params(where: str, spec: ModelSpec) -> None:
             f"{where}: {block} key '{key}' is not a parameter of {estimator} (algorithm "
             f"{spec.algorithm}): {fix}"
         )
+    if spec.algorithm == "lightgbm":
+        named = {key for _, key in keys}
+        counts = sorted(named & tree_count_names())
+        early = sorted(named & set(EARLY_STOPPING_PARAMS))
+        if counts and early:
+            raise ScorehouseError(
+                f"{where}: {', '.join(early)} set the early stopping that chooses the number "
+                f"of trees, and {', '.join(counts)} fixes it: keep one or the other"
+            )
 
 
 def _spec_from_exposure(exposure: dict[str, Any], max_reasons: int) -> ModelSpec:
@@ -280,10 +326,17 @@ def _spec_from_exposure(exposure: dict[str, Any], max_reasons: int) -> ModelSpec
     _one_of(where, "encoding", spec.encoding, ENCODINGS)
     _one_of(where, "imbalance", spec.imbalance, IMBALANCE)
     _one_of(where, "piece_by", spec.piece_by, PIECE_BY)
-    _one_of(where, "domain", spec.domain, DOMAINS)
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", spec.domain):
+        # telco, bank, or a scaffolded table's own (selectors <domain>_features/_marts)
+        raise ScorehouseError(
+            f"{where}: key 'domain' must be a lower-case name (e.g. telco, bank), got "
+            f"{spec.domain!r}"
+        )
     _check_params(where, spec)
-    if spec.encoding == "woe" and spec.algorithm != "logistic_regression":
-        raise ScorehouseError(f"{where}: encoding 'woe' is for algorithm logistic_regression")
+    if spec.encoding != "onehot" and spec.algorithm != "logistic_regression":
+        raise ScorehouseError(
+            f"{where}: encoding '{spec.encoding}' is for algorithm logistic_regression"
+        )
     if spec.oot_month is not None and (spec.oot_month.day != 1 or not spec.out_of_time):
         raise ScorehouseError(
             f"{where}: key 'oot_month' must be the first day of a month, with out_of_time true"
@@ -294,6 +347,8 @@ def _spec_from_exposure(exposure: dict[str, Any], max_reasons: int) -> ModelSpec
         raise ScorehouseError(
             f"{where}: bins must be >= 2, memory_budget_gb > 0, cv_folds 0 (off) or >= 2"
         )
+    if spec.search_budget_seconds <= 0:
+        raise ScorehouseError(f"{where}: search_budget_seconds must be > 0")
     if not spec.out_of_time and not spec.cv_folds:
         raise ScorehouseError(
             f"{where}: a model without an out-of-time month needs cv_folds >= 2 to be evaluated"

@@ -8,7 +8,12 @@ exactly as training did:
     derive   PairwiseFeatures         (pairwise)      a+b, a-b, a*b, a/b under iv/r limits
     prep     ColumnTransformer                        per algorithm, see `_preprocessing`
     smote    SMOTE                    (imbalance: smote; applied in fit only)
-    model    LGBMClassifier | RandomForestClassifier | LogisticRegression
+    model    EarlyStoppedLGBMClassifier (lightgbm without a number of trees in params)
+             | LGBMClassifier | RandomForestClassifier | LogisticRegression
+
+`search: auto` may instead choose `build_blend`'s pipeline: one preprocessing step that
+feeds a tree model and a linear model each its own columns, and a ProbabilityBlend
+averaging their probabilities.
 """
 
 from __future__ import annotations
@@ -19,23 +24,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from lightgbm import LGBMClassifier
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    OneHotEncoder,
+    OrdinalEncoder,
+    SplineTransformer,
+    StandardScaler,
+)
+from sklearn.utils.validation import check_is_fitted
 
 from python_scoring.errors import ScorehouseError
+from python_scoring.features.boosting import EarlyStoppedLGBMClassifier
 from python_scoring.features.transformers import (
     InformationValueScreen,
     PairwiseFeatures,
     WoeEncoder,
 )
-from python_scoring.registry import ModelSpec
+from python_scoring.registry import ModelSpec, tree_count_names
 
 log = logging.getLogger(__name__)
 
+# LightGBM with a number of trees in `params` (or its search space): these defaults under
+# the user's params; without one, EARLY_STOPPED_PARAMS and EarlyStoppedLGBMClassifier's
+# own defaults (features/boosting.py), which choose the number of trees
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "lightgbm": {
         "n_estimators": 300,
@@ -53,6 +70,7 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     },
     "logistic_regression": {"C": 1.0, "max_iter": 2000},
 }
+EARLY_STOPPED_PARAMS: dict[str, Any] = {"verbose": -1}  # threads: by rows, see boosting
 ESTIMATORS = {
     "lightgbm": LGBMClassifier,
     "random_forest": RandomForestClassifier,
@@ -121,47 +139,286 @@ def split_feature_types(
     return numeric, categorical
 
 
-def _preprocessing(spec: ModelSpec) -> ColumnTransformer:
-    """Trees take numbers as they are (missing values included) and text as ordinal codes
-    whose unseen and missing categories become missing values. Linear models and SMOTE
-    need complete numbers: median imputation plus a missing-indicator, scaling for the
-    linear model, and one-hot text whose unseen categories encode as all zeros. The
-    scorecard (encoding: woe) replaces every value by its bin's weight of evidence."""
+def _ordinal() -> OrdinalEncoder:
+    return OrdinalEncoder(
+        handle_unknown="use_encoded_value",
+        unknown_value=np.nan,
+        encoded_missing_value=np.nan,
+        dtype=np.float64,
+    )
+
+
+def _onehot_text() -> Pipeline:
+    return make_pipeline(
+        SimpleImputer(strategy="constant", fill_value="(missing)"),
+        OneHotEncoder(handle_unknown="ignore", min_frequency=20, sparse_output=False),
+    )
+
+
+def _prep_steps(spec: ModelSpec) -> list[tuple[str, Any, Any]]:
+    """The preprocessing step's transformers for a model of `spec` (see _preprocessing)."""
     if spec.encoding == "woe":
-        steps = [
+        return [
             ("woe", WoeEncoder(bins=spec.bins), _NUMBERS),
             ("woe_text", WoeEncoder(bins=spec.bins), _TEXT),
         ]
-    elif spec.algorithm == "logistic_regression" or spec.imbalance == "smote":
+    if spec.encoding == "spline":
+        return [("numeric", SplineNumbers(), _NUMBERS), ("categorical", _onehot_text(), _TEXT)]
+    if spec.algorithm == "logistic_regression" or spec.imbalance == "smote":
         numbers = [SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)]
         if spec.algorithm == "logistic_regression":
             numbers.append(StandardScaler())
-        text = make_pipeline(
-            SimpleImputer(strategy="constant", fill_value="(missing)"),
-            OneHotEncoder(handle_unknown="ignore", min_frequency=20, sparse_output=False),
-        )
-        steps = [("numeric", make_pipeline(*numbers), _NUMBERS), ("categorical", text, _TEXT)]
-    else:
-        ordinal = OrdinalEncoder(
-            handle_unknown="use_encoded_value",
-            unknown_value=np.nan,
-            encoded_missing_value=np.nan,
-            dtype=np.float64,
-        )
-        steps = [("numeric", "passthrough", _NUMBERS), ("categorical", ordinal, _TEXT)]
+        return [
+            ("numeric", make_pipeline(*numbers), _NUMBERS),
+            ("categorical", _onehot_text(), _TEXT),
+        ]
+    return [("numeric", "passthrough", _NUMBERS), ("categorical", _ordinal(), _TEXT)]
+
+
+def _column_transformer(steps: list[tuple[str, Any, Any]]) -> ColumnTransformer:
     prep = ColumnTransformer(steps, verbose_feature_names_out=False)
     prep.set_output(transform="pandas")
     return prep
 
 
+def _preprocessing(spec: ModelSpec) -> ColumnTransformer:
+    """Trees take numbers as they are (missing values included) and text as ordinal codes
+    whose unseen and missing categories become missing values. Linear models and SMOTE
+    need complete numbers: median imputation plus a missing-indicator, scaling for the
+    linear model, and one-hot text whose unseen categories encode as all zeros. The
+    scorecard (encoding: woe) replaces every value by its bin's weight of evidence;
+    encoding: spline bends the numbers (SplineNumbers) and one-hot encodes the text."""
+    return _column_transformer(_prep_steps(spec))
+
+
+class SplineNumbers(TransformerMixin, BaseEstimator):
+    """Numbers for a linear model that may bend (registry `encoding: spline`).
+
+    Each column with at least `min_values` distinct values becomes a cubic B-spline basis
+    (scikit-learn SplineTransformer, `n_knots` knots at quantiles of the training values,
+    constant beyond them), so the model can learn e.g. that churn falls fast over the first
+    months of tenure and slowly after; other columns stay as they are. A null is the
+    training median plus a missing indicator (`<col>_missing`, for columns with nulls in
+    training). Everything is then standardised. A basis column is named after the range
+    of values where it is not zero, `<col>_[<from>..<to>]` (e.g. `tenure_[0..25]`: a reason
+    code of that name says that a tenure in that range pushes the score up; its value is
+    the customer's tenure).
+    """
+
+    def __init__(self, n_knots=5, degree=3, min_values=10):
+        self.n_knots = n_knots
+        self.degree = degree
+        self.min_values = min_values
+
+    def fit(self, X, y=None):
+        frame = pd.DataFrame(X) if not isinstance(X, pd.DataFrame) else X
+        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        self.n_features_in_ = frame.shape[1]
+        self.medians_, self.splines_, self.missing_ = {}, {}, []
+        for col in frame.columns:
+            values = frame[col].astype("float64")
+            median = values.median()
+            self.medians_[col] = 0.0 if pd.isna(median) else float(median)
+            if values.isna().any():
+                self.missing_.append(col)
+            present = values.dropna()
+            if present.nunique() < self.min_values:
+                continue
+            knots = np.unique(np.quantile(present, np.linspace(0, 1, self.n_knots)))
+            if knots.size < 3:
+                continue
+            spline = SplineTransformer(
+                knots=knots.reshape(-1, 1),
+                degree=self.degree,
+                extrapolation="constant",
+                include_bias=False,
+            )
+            self.splines_[col] = spline.fit(values.fillna(self.medians_[col]).to_frame())
+        self.basis_names_ = {
+            col: self._ranges(col, frame[col].min(), frame[col].max()) for col in self.splines_
+        }
+        basis = self._basis(frame)
+        self.names_ = list(basis.columns)
+        self.scaler_ = StandardScaler().fit(basis.to_numpy())
+        return self
+
+    def _ranges(self, col: str, low: float, high: float) -> list[str]:
+        """`<col>_[<from>..<to>]`: each basis function's support within the training
+        range [low, high] (`<col>_sp<i>` should two coincide)."""
+        knots = self.splines_[col].bsplines_[0].t
+        n = self.splines_[col].n_features_out_
+        names = [
+            f"{col}_[{_short(max(knots[i], low))}..{_short(min(knots[i + self.degree + 1], high))}]"
+            for i in range(n)
+        ]
+        if len(set(names)) < len(names):
+            names = [f"{col}_sp{i}" for i in range(n)]
+        return names
+
+    def _basis(self, frame: pd.DataFrame) -> pd.DataFrame:
+        parts: dict[str, Any] = {}
+        for col in self.feature_names_in_:
+            values = frame[col].astype("float64")
+            filled = values.fillna(self.medians_[col])
+            if col in self.splines_:
+                basis = self.splines_[col].transform(filled.to_frame())
+                for i, name in enumerate(self.basis_names_[col]):
+                    parts[name] = basis[:, i]
+            else:
+                parts[col] = filled.to_numpy()
+            if col in self.missing_:
+                parts[f"{col}_missing"] = values.isna().to_numpy(dtype="float64")
+        return pd.DataFrame(parts, index=frame.index)
+
+    def transform(self, X):
+        check_is_fitted(self, "scaler_")
+        frame = (
+            X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=self.feature_names_in_)
+        )
+        scaled = self.scaler_.transform(self._basis(frame).to_numpy())
+        return pd.DataFrame(scaled, index=frame.index, columns=self.names_)
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "scaler_")
+        return np.asarray(self.names_, dtype=object)
+
+
+def _short(value: float) -> str:
+    """3 significant digits, never in exponent form: 0.792, 40.7, 2230."""
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+# the blend's tree member reads its own copy of the columns, under these names
+BLEND_TREE_PREFIX = "tree__"
+
+
+# ... with a missing value as this number, so that every column the blend reads is finite
+# (reason codes multiply each by the linear member's coefficient, 0 for these); the blend
+# hands the tree member a missing value again
+BLEND_MISSING = float(np.finfo(np.float64).min)
+
+
+def _tree_names(transformer, input_features):
+    return np.asarray([f"{BLEND_TREE_PREFIX}{name}" for name in input_features], dtype=object)
+
+
+def _mark_missing(X):
+    if not isinstance(X, pd.DataFrame):
+        X = pd.DataFrame(np.asarray(X, dtype="float64"))
+    return X.astype("float64").fillna(BLEND_MISSING)
+
+
+def _missing(tree_columns: pd.DataFrame) -> pd.DataFrame:
+    return tree_columns.mask(tree_columns == BLEND_MISSING)
+
+
+class ProbabilityBlend(LogisticRegression):
+    """The average of a tree model's and a linear model's probabilities (`search: auto`
+    picks it when it beats both by cross-validated AUC), one picklable estimator.
+
+    It reads the columns of a blend pipeline's preprocessing step (`build_blend`): those
+    named `tree__...` are the tree member's input (numbers as they are, text as ordinal
+    codes, a missing value as BLEND_MISSING), the others the linear member's
+    (standardised, one-hot, WOE or spline). Its
+    score is `tree_weight` x the tree's probability + the rest x the linear model's.
+
+    It is a LogisticRegression only for reason codes (features/reasons.py): `coef_` and
+    `intercept_` are the linear member's (0 on the tree member's columns), so a blend's
+    reasons are its linear member's (coefficient x value), not an attribution of the
+    blended score. Every method that predicts is the blend's own.
+    """
+
+    def __init__(self, tree=None, linear=None, tree_weight=0.5):
+        self.tree = tree
+        self.linear = linear
+        self.tree_weight = tree_weight
+
+    def fit(self, X, y, sample_weight=None):
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError("ProbabilityBlend reads named columns: fit it on a DataFrame")
+        tree = np.asarray([str(c).startswith(BLEND_TREE_PREFIX) for c in X.columns])
+        if tree.all() or not tree.any():
+            raise ValueError(
+                f"ProbabilityBlend needs columns named {BLEND_TREE_PREFIX}... (tree member) "
+                "and others (linear member)"
+            )
+        self.tree_columns_ = tree
+        self.tree_ = clone(self.tree).fit(_missing(X.loc[:, tree]), y, sample_weight=sample_weight)
+        self.linear_ = clone(self.linear).fit(X.loc[:, ~tree], y, sample_weight=sample_weight)
+        self.classes_ = self.linear_.classes_
+        self.coef_ = np.zeros((1, X.shape[1]))
+        self.coef_[0, ~tree] = np.ravel(self.linear_.coef_)
+        self.intercept_ = np.asarray(self.linear_.intercept_, dtype="float64")
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "tree_")
+        frame = (
+            X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=self.feature_names_in_)
+        )
+        tree = self.tree_columns_
+        return self.tree_weight * self.tree_.predict_proba(_missing(frame.loc[:, tree])) + (
+            1 - self.tree_weight
+        ) * self.linear_.predict_proba(frame.loc[:, ~tree])
+
+    def predict_log_proba(self, X):
+        return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super(LogisticRegression, self).__sklearn_tags__()  # not LR's: no solver
+        tags.input_tags.allow_nan = True  # the tree member's columns hold nulls
+        return tags
+
+    def decision_function(self, X):
+        p = np.clip(self.predict_proba(X)[:, 1], 1e-15, 1 - 1e-15)
+        return np.log(p / (1 - p))
+
+    def predict(self, X):
+        return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
+
+
+def early_stopped(spec: ModelSpec) -> bool:
+    """LightGBM whose params (and search space) leave the number of trees open: it is
+    chosen by early stopping (EarlyStoppedLGBMClassifier)."""
+    if spec.algorithm != "lightgbm":
+        return False
+    keys = set(spec.params)
+    if spec.search is not None:
+        keys |= {k.removeprefix("model__") for k in spec.search.space}
+    return not keys & tree_count_names()
+
+
+def estimator_class(spec: ModelSpec) -> type:
+    return EarlyStoppedLGBMClassifier if early_stopped(spec) else ESTIMATORS[spec.algorithm]
+
+
 def estimator_params(spec: ModelSpec) -> dict[str, Any]:
-    params = {**DEFAULT_PARAMS[spec.algorithm], "random_state": spec.seed}
+    defaults = EARLY_STOPPED_PARAMS if early_stopped(spec) else DEFAULT_PARAMS[spec.algorithm]
+    params = {**defaults, "random_state": spec.seed}
     if spec.imbalance == "class_weight":
         params["class_weight"] = "balanced"
     return {**params, **spec.params}
 
 
 def build_pipeline(spec: ModelSpec) -> Pipeline:
+    steps = [*_shared_steps(spec), ("prep", _preprocessing(spec))]
+    if spec.imbalance == "smote":
+        from imblearn.over_sampling import SMOTE  # imported on demand: ~1.3 s at start-up
+
+        steps.append(("smote", SMOTE(random_state=spec.seed)))
+    steps.append(("model", _estimator(spec)))
+    if spec.imbalance == "smote":
+        # imbalanced-learn's Pipeline applies samplers in fit only
+        from imblearn.pipeline import Pipeline as ImbPipeline
+
+        return ImbPipeline(steps)
+    return Pipeline(steps)
+
+
+def _shared_steps(spec: ModelSpec) -> list[tuple[str, Any]]:
+    """Screening and derivation, as the registry entry asks."""
     steps: list[tuple[str, Any]] = []
     if spec.iv_limit > 0:
         steps.append(("screen", InformationValueScreen(iv_limit=spec.iv_limit, bins=spec.bins)))
@@ -174,22 +431,37 @@ def build_pipeline(spec: ModelSpec) -> Pipeline:
             bins=spec.bins,
         )
         steps.append(("derive", derive))
-    steps.append(("prep", _preprocessing(spec)))
-    if spec.imbalance == "smote":
-        from imblearn.over_sampling import SMOTE  # imported on demand: ~1.3 s at start-up
+    return steps
 
-        steps.append(("smote", SMOTE(random_state=spec.seed)))
+
+def _estimator(spec: ModelSpec) -> Any:
     try:
-        model = ESTIMATORS[spec.algorithm](**estimator_params(spec))
+        return estimator_class(spec)(**estimator_params(spec))
     except TypeError as exc:
         raise ScorehouseError(f"registry model '{spec.name}': bad params: {exc}") from exc
-    steps.append(("model", model))
-    if spec.imbalance == "smote":
-        # imbalanced-learn's Pipeline applies samplers in fit only
-        from imblearn.pipeline import Pipeline as ImbPipeline
 
-        return ImbPipeline(steps)
-    return Pipeline(steps)
+
+def build_blend(tree: ModelSpec, linear: ModelSpec, tree_weight: float = 0.5) -> Pipeline:
+    """A pipeline whose model is the ProbabilityBlend of the tree model of `tree` and the
+    linear model of `linear` (two specs of one registry entry: the same screening and
+    derivation, no SMOTE); its preprocessing step feeds each member its own columns."""
+    tree_steps = [
+        (
+            "tree_numeric",
+            FunctionTransformer(_mark_missing, feature_names_out=_tree_names),
+            _NUMBERS,
+        ),
+        (
+            "tree_categorical",
+            make_pipeline(
+                _ordinal(), FunctionTransformer(_mark_missing, feature_names_out=_tree_names)
+            ),
+            _TEXT,
+        ),
+    ]
+    prep = _column_transformer([*_prep_steps(linear), *tree_steps])
+    blend = ProbabilityBlend(_estimator(tree), _estimator(linear), tree_weight)
+    return Pipeline([*_shared_steps(linear), ("prep", prep), ("model", blend)])
 
 
 # the preprocessing step's transformers by the kind of column they were fitted on

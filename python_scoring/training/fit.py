@@ -1,19 +1,21 @@
 """Fitting a pipeline and judging it: metrics of a split, randomized hyper-parameter
-search and cross-validation, folds grouped by entity."""
+search, how a registry entry fits (`fit_function`: its pipeline or its search) and
+cross-validation of that fitting, folds grouped by entity."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
-from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, RandomizedSearchCV, StratifiedGroupKFold
 
 from python_scoring.errors import ScorehouseError
 from python_scoring.features import metrics
+from python_scoring.features.pipeline import build_pipeline
 from python_scoring.registry import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,7 @@ def tune(spec: ModelSpec, pipeline, X: pd.DataFrame, y: pd.Series, groups) -> An
         search.best_params_,
     )
     return search.best_estimator_, {
+        "mode": "space",
         "best_params": {k: _plain(v) for k, v in search.best_params_.items()},
         "best_score": float(search.best_score_),
         "scoring": spec.search.scoring,
@@ -93,17 +96,44 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def cross_validate(spec: ModelSpec, pipeline, X: pd.DataFrame, y: pd.Series, groups):
+# fits a model on some rows: (X, y, entity ids) -> (fitted pipeline, what a search did or None)
+FitFunction = Callable[[pd.DataFrame, pd.Series, np.ndarray], tuple[Any, dict[str, Any] | None]]
+
+
+def fit_function(spec: ModelSpec) -> FitFunction:
+    """How `spec` fits on a set of rows: its pipeline, or its search (a randomized search
+    over `search.space`, or `search: auto`) refitted on them. Training fits it on the
+    training rows and cross-validation on each fold's, so a search runs anew in every
+    fold. `search: auto` gets an even share of search_budget_seconds per run: the final
+    fit's and one per cross-validation fold."""
+    if spec.search is None:
+        return lambda X, y, groups: (build_pipeline(spec).fit(X, y), None)
+    if spec.search.auto:
+        from python_scoring.training.search import auto_search
+
+        budget = spec.search_budget_seconds / (1 + spec.cv_folds)
+        return lambda X, y, groups: auto_search(spec, X, y, groups, budget)
+    return lambda X, y, groups: tune(spec, build_pipeline(spec), X, y, groups)
+
+
+def cross_validate(
+    spec: ModelSpec, fit: FitFunction, X: pd.DataFrame, y: pd.Series, groups
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """k-fold cross-validation on the in-time rows: stratified by label, grouped by
-    entity; AUC and KS per fold, reported as mean and standard deviation."""
+    entity; each fold's model fitted by `fit` on the fold's other rows (a search is run
+    anew there: nested). AUC and KS per fold, reported as mean and standard deviation;
+    and per fold what its search did (empty without a search)."""
     folds = StratifiedGroupKFold(n_splits=spec.cv_folds, shuffle=True, random_state=spec.seed)
-    aucs, kss = [], []
+    aucs, kss, searches = [], [], []
     for i, (fit_rows, eval_rows) in enumerate(folds.split(X, y, groups), start=1):
-        model = clone(pipeline).fit(X.iloc[fit_rows], y.iloc[fit_rows])
+        model, search = fit(X.iloc[fit_rows], y.iloc[fit_rows], np.asarray(groups)[fit_rows])
         score = model.predict_proba(X.iloc[eval_rows])[:, 1]
         aucs.append(metrics.auc(y.iloc[eval_rows], score))
         kss.append(metrics.ks(y.iloc[eval_rows], score))
-        log.info("%s: cv fold %d/%d AUC %.4f", spec.name, i, spec.cv_folds, aucs[-1])
+        if search is not None:
+            searches.append({"fold": i, "auc": aucs[-1], **search})
+        chose = f" ({search.get('chosen') or search.get('best_params')})" if search else ""
+        log.info("%s: cv fold %d/%d AUC %.4f%s", spec.name, i, spec.cv_folds, aucs[-1], chose)
     return {
         "rows": int(y.size),
         "folds": spec.cv_folds,
@@ -111,4 +141,4 @@ def cross_validate(spec: ModelSpec, pipeline, X: pd.DataFrame, y: pd.Series, gro
         "auc_std": float(np.std(aucs)),
         "ks": float(np.mean(kss)),
         "ks_std": float(np.std(kss)),
-    }
+    }, searches

@@ -55,7 +55,10 @@ def plan_months(
             if len(marked) != 1:
                 raise ScorehouseError(
                     f"{relation} must hold exactly one out-of-time month (split = 'oot'), found "
-                    f"{len(marked)}: is the score month's previous month in the data?"
+                    f"{len(marked)}: is the score month's previous month in the data? A "
+                    "snapshot (one month, each label known in that month) has none: set "
+                    "out_of_time: false, cv_folds: 5 and label_lag_months: 0 in the registry "
+                    f"entry of '{spec.name}'"
                 )
             oot = marked[0]
     in_time = sorted(

@@ -34,7 +34,7 @@ def record_run(
         "run_id": run_id,
         "model_name": spec.name,
         "model_version": artifact.version,
-        "algorithm": spec.algorithm,
+        "algorithm": meta.get("algorithm", spec.algorithm),  # search: auto's choice
         "train_months": ",".join(meta["train_months"]),
         "oot_month": dt.date.fromisoformat(meta["oot_month"]) if meta["oot_month"] else None,
         "positive_rate_train": results["train"]["positive_rate"],

@@ -18,8 +18,11 @@ def headline(results: dict[str, dict[str, float]]) -> str:
 
 
 def format_metrics(results: dict[str, dict[str, float]], threshold: float) -> str:
-    """The evaluation as a small table for the console."""
+    """The evaluation as a small table for the console: the training splits, then any
+    other (`scorehouse evaluate`'s evaluate:<name>), then the cross-validation line."""
     splits = [s for s in SPLITS if s in results]
+    splits += [s for s in results if s not in SPLITS and s != "cv"]
+    width = max(16, *(len(s) + 2 for s in splits))
     rows = [
         ("rows", "{:,.0f}", "rows"),
         ("positive rate", "{:.4f}", "positive_rate"),
@@ -33,7 +36,7 @@ def format_metrics(results: dict[str, dict[str, float]], threshold: float) -> st
         (f"recall @ {threshold:g}", "{:.4f}", "recall_at_threshold"),
         (f"TP / FP @ {threshold:g}", None, None),
     ]
-    lines = ["  " + " " * 22 + "".join(f"{split:>16}" for split in splits)]
+    lines = ["  " + " " * 22 + "".join(f"{split:>{width}}" for split in splits)]
     for label, fmt, key in rows:
         if key is None:
             cells = [
@@ -42,7 +45,7 @@ def format_metrics(results: dict[str, dict[str, float]], threshold: float) -> st
             ]
         else:
             cells = [fmt.format(results[s][key]) for s in splits]
-        lines.append(f"  {label:<22}" + "".join(f"{c:>16}" for c in cells))
+        lines.append(f"  {label:<22}" + "".join(f"{c:>{width}}" for c in cells))
     last = splits[-1]
     lifts = " ".join(f"{results[last][f'lift_decile_{d}']:.2f}" for d in range(1, 11))
     lines.append(f"  {last.upper() + ' lift by decile':<22}{lifts}")

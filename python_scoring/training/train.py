@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 from python_scoring import artifacts, tracking
 from python_scoring.errors import ScorehouseError
-from python_scoring.features.pipeline import build_pipeline, pipeline_summary, split_feature_types
+from python_scoring.features.boosting import EarlyStoppedLGBMClassifier
+from python_scoring.features.pipeline import ProbabilityBlend, pipeline_summary, split_feature_types
 from python_scoring.project import Project
 from python_scoring.registry import ModelSpec
-from python_scoring.training.fit import cross_validate, evaluate, tune
+from python_scoring.training.fit import cross_validate, evaluate, fit_function
 from python_scoring.training.plan import (
     SPLITS,
     data_fingerprint,
@@ -79,32 +80,28 @@ def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult
     candidates = sorted(c for c in columns if c not in spec.non_features)
     numeric, categorical = split_feature_types(frame, candidates)
     features = numeric + categorical
-    splits = [s for s in SPLITS if s != "oot" or oot_month is not None]
-    masks = {split: (frame["split"] == split).to_numpy() for split in splits}
-    for split, mask in masks.items():
-        if frame.loc[mask, spec.label].nunique() < 2:
-            raise ScorehouseError(f"{relation}: split '{split}' has a single label class")
+    masks = _split_masks(frame, spec, relation, oot_month is not None)
 
-    pipeline = build_pipeline(spec)
+    fit = fit_function(spec)
     X_train = frame.loc[masks["train"], features]
     y_train = frame.loc[masks["train"], spec.label].astype(int)
-    search_result = None
     fit_clock = time.perf_counter()
     try:
-        if spec.search is not None:
-            groups = frame.loc[masks["train"], spec.entity_id].to_numpy()
-            pipeline, search_result = tune(spec, pipeline, X_train, y_train, groups)
-        else:
-            pipeline.fit(X_train, y_train)
+        groups = frame.loc[masks["train"], spec.entity_id].to_numpy()
+        pipeline, search_result = fit(X_train, y_train, groups)
     except ValueError as exc:  # e.g. no feature reaches iv_limit
         raise ScorehouseError(f"training '{spec.name}' on {relation}: {exc}") from exc
     stages["fit"] = time.perf_counter() - fit_clock
+    algorithm = search_result["chosen"] if search_result and "chosen" in search_result else None
+    algorithm = algorithm or spec.algorithm
+    model = pipeline.named_steps["model"]
     log.info(
-        "%s: fitted %s on %d rows in %.1fs",
+        "%s: fitted %s on %d rows in %.1fs%s",
         spec.name,
-        spec.algorithm,
+        algorithm,
         int(masks["train"].sum()),
         stages["fit"],
+        _chosen_trees(model),
     )
     kept = pipeline_summary(pipeline)
     if kept["dropped_features"] or kept["derived_features"]:
@@ -122,16 +119,21 @@ def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult
     for split, mask in masks.items():
         score = pipeline.predict_proba(frame.loc[mask, features])[:, 1]
         results[split] = evaluate(frame.loc[mask, spec.label].astype(int), score, spec.threshold)
-        reference_scores = score  # the last split: out-of-time when there is one, else test
+        reference_scores = score  # the last split: out-of-time, else test, else train
     if spec.cv_folds:
-        in_time = masks["train"] | masks["test"]
-        results["cv"] = cross_validate(
-            spec,
-            pipeline,
-            frame.loc[in_time, features],
-            frame.loc[in_time, spec.label].astype(int),
-            frame.loc[in_time, spec.entity_id].to_numpy(),
-        )
+        in_time = masks["train"] | masks.get("test", False)
+        try:
+            results["cv"], outer = cross_validate(
+                spec,
+                fit,
+                frame.loc[in_time, features],
+                frame.loc[in_time, spec.label].astype(int),
+                frame.loc[in_time, spec.entity_id].to_numpy(),
+            )
+        except ValueError as exc:
+            raise ScorehouseError(f"cross-validating '{spec.name}' on {relation}: {exc}") from exc
+        if search_result is not None:
+            search_result["outer_folds"] = outer  # the selection, rerun in every fold
     stages["evaluate"] = time.perf_counter() - eval_clock
     del frame, X_train, y_train
     used = pipeline.named_steps.get("screen")
@@ -149,9 +151,9 @@ def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult
             # every typed column of the training set, before screening
             "candidates": {"numeric": numeric, "categorical": categorical},
             **kept,
-            "algorithm": spec.algorithm,
+            "algorithm": algorithm,
             "imbalance": spec.imbalance,
-            "params": pipeline.named_steps["model"].get_params(),
+            "params": model_params(model),
             "search": search_result,
             "train_months": [m.isoformat() for m in train_months],
             "oot_month": oot_month.isoformat() if oot_month else None,
@@ -172,3 +174,69 @@ def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult
         time.perf_counter() - clock,
     )
     return TrainResult(spec, artifact, results)
+
+
+def _split_masks(frame, spec: ModelSpec, relation, with_oot: bool) -> dict:
+    """Rows of each split evaluated. An empty test split is left out: the model is fitted
+    on all in-time rows and judged by cross-validation and/or the out-of-time month
+    (refused when there is neither). A split with rows of one class only is refused."""
+    masks = {
+        split: (frame["split"] == split).to_numpy()
+        for split in SPLITS
+        if split != "oot" or with_oot
+    }
+    if not masks["test"].any():
+        if not spec.cv_folds and not with_oot:
+            raise ScorehouseError(
+                f"{relation}: split 'test' is empty and '{spec.name}' has neither cv_folds "
+                "nor an out-of-time month to be evaluated by: set cv_folds: 5 (or "
+                "out_of_time: true with a later month) in its registry entry, or put some "
+                "rows in split 'test'"
+            )
+        del masks["test"]
+        log.info(
+            "%s: split 'test' is empty: fitting on all %d in-time rows, evaluated by %s",
+            spec.name,
+            int(masks["train"].sum()),
+            " and ".join(
+                what
+                for what, on in (
+                    (f"{spec.cv_folds}-fold CV", spec.cv_folds),
+                    ("the out-of-time month", with_oot),
+                )
+                if on
+            ),
+        )
+    for split, mask in masks.items():
+        if frame.loc[mask, spec.label].nunique() < 2:
+            raise ScorehouseError(f"{relation}: split '{split}' has a single label class")
+    return masks
+
+
+def model_params(model) -> dict:
+    """The estimator's parameters for the artifact metadata and ml.training_runs, with
+    what fitting chose (the early-stopped LightGBM's trees and leaves); a blend's as
+    {tree: ..., linear: ..., tree_weight}."""
+    if isinstance(model, ProbabilityBlend):
+        return {
+            "tree": model_params(model.tree_),
+            "linear": model_params(model.linear_),
+            "tree_weight": model.tree_weight,
+        }
+    params = model.get_params()
+    if isinstance(model, EarlyStoppedLGBMClassifier):
+        params.update(model.chosen_params())
+    return params
+
+
+def _chosen_trees(model) -> str:
+    """', early stopping chose N trees ...' for the log (the blend's tree member's too)."""
+    member = model.tree_ if isinstance(model, ProbabilityBlend) else model
+    if not isinstance(member, EarlyStoppedLGBMClassifier):
+        return ""
+    chosen = member.chosen_params()
+    return (
+        f"; early stopping chose {chosen['n_estimators_chosen']} trees of "
+        f"{chosen['num_leaves_chosen']} leaves (best iteration "
+        f"{chosen['best_iteration_search']} on the validation share)"
+    )

@@ -83,6 +83,11 @@ def test_valid_entry_gets_defaults():
         ({"cv_folds": 1}, "cv_folds 0 (off) or >= 2"),
         ({"memory_budget_gb": 0}, "memory_budget_gb > 0"),
         ({"sample_over_budget": "yes"}, "key 'sample_over_budget' must be bool"),
+        ({"search": "fast"}, "key 'search' must be auto or a block with a 'space', got 'fast'"),
+        ({"search": "auto"}, "search: auto chooses the estimators and their settings itself"),
+        ({"search_budget_seconds": 0}, "search_budget_seconds must be > 0"),
+        ({"search_budget_seconds": "60"}, "key 'search_budget_seconds' must be int or float"),
+        ({"encoding": "spline"}, "encoding 'spline' is for algorithm logistic_regression"),
     ],
 )
 def test_bad_entries_name_exposure_and_key(overrides, message):
@@ -115,6 +120,47 @@ def test_model_factory_keys_are_parsed():
     assert spec.search.n_iter == 4 and spec.search.cv == 3 and spec.search.scoring == "roc_auc"
     assert spec.oot_month.isoformat() == "2025-06-01" and spec.cv_folds == 5
     assert (spec.iv_limit, spec.r_limit, spec.imbalance) == (0.02, 0.7, "smote")
+
+
+def test_defaults_of_a_new_model():
+    """LightGBM chooses its trees (no n_estimators: features/boosting.py), no class
+    weights unless asked, no search."""
+    spec = load_registry(FakeProject([exposure(params=None)]))["churn_lgbm"]
+    assert (spec.algorithm, spec.params, spec.imbalance, spec.search) == (
+        "lightgbm",
+        {},
+        "none",
+        None,
+    )
+    assert spec.search_budget_seconds == 120
+
+
+def test_search_auto():
+    spec = load_registry(
+        FakeProject([exposure(search="auto", params=None, search_budget_seconds=45)])
+    )["churn_lgbm"]
+    assert spec.search.auto and spec.search.space == {} and spec.search.cv == 3
+    assert spec.search_budget_seconds == 45
+    spaced = load_registry(FakeProject([exposure(search={"space": {"num_leaves": [7]}})]))
+    assert spaced["churn_lgbm"].search.auto is False
+
+
+def test_early_stopping_params():
+    """validation_share and patience tune the early-stopped LightGBM; with a number of
+    trees in params there is no early stopping for them to tune."""
+    early = {"validation_share": 0.3, "patience": 50, "learning_rate": 0.05}
+    spec = load_registry(FakeProject([exposure(params=early)]))["churn_lgbm"]
+    assert spec.params == early
+    with pytest.raises(ScorehouseError) as exc:
+        load_registry(FakeProject([exposure(params={"num_trees": 100, "patience": 50})]))
+    assert str(exc.value) == (
+        "registry exposure 'churn_lgbm': patience set the early stopping that chooses the "
+        "number of trees, and num_trees fixes it: keep one or the other"
+    )
+    with pytest.raises(ScorehouseError, match="did you mean 'patience'"):
+        load_registry(FakeProject([exposure(params={"patiense": 50})]))
+    with pytest.raises(ScorehouseError, match="'patience' is not a parameter of RandomForest"):
+        load_registry(FakeProject([exposure(algorithm="random_forest", params={"patience": 50})]))
 
 
 @pytest.mark.parametrize(
@@ -195,8 +241,10 @@ def test_select_models_by_domain():
         select_models(
             FakeProject([exposure(), exposure("x", domain="bank", enabled=False)]), None, "bank"
         )
-    with pytest.raises(ScorehouseError, match="key 'domain' must be one of telco, bank"):
-        load_registry(FakeProject([exposure(domain="retail")]))
+    # any lower-case name is a domain (a scaffolded table's own); anything else is refused
+    assert load_registry(FakeProject([exposure(domain="retail")]))["churn_lgbm"].domain == "retail"
+    with pytest.raises(ScorehouseError, match="key 'domain' must be a lower-case name"):
+        load_registry(FakeProject([exposure(domain="Retail Bank")]))
 
 
 def test_rule_sets_are_not_models():

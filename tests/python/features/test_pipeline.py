@@ -104,10 +104,12 @@ def test_smote_balances_the_training_classes(data):
     assert len(pipeline.predict_proba(X.head(17))) == 17
 
 
-def test_class_weight_default_and_params_override():
-    pipeline = build_pipeline(dataclasses.replace(BASE, params={"class_weight": None}))
+def test_class_weights_only_when_asked_and_params_override():
+    weighted = dataclasses.replace(BASE, imbalance="class_weight")
+    assert build_pipeline(weighted).named_steps["model"].class_weight == "balanced"
+    assert build_pipeline(BASE).named_steps["model"].class_weight is None  # default: none
+    pipeline = build_pipeline(dataclasses.replace(weighted, params={"class_weight": None}))
     assert pipeline.named_steps["model"].class_weight is None
-    assert build_pipeline(BASE).named_steps["model"].class_weight == "balanced"
     assert "screen" in build_pipeline(BASE).named_steps
     assert "screen" not in build_pipeline(dataclasses.replace(BASE, iv_limit=0.0)).named_steps
 

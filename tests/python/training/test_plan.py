@@ -69,3 +69,17 @@ def test_duplicates_in_months_not_read_are_left_alone(wh):
     assert dt.date(2025, 1, 1) not in months
     with pytest.raises(ScorehouseError, match="9 .customer_id, month. pair"):
         plan.plan_months(wh, dataclasses.replace(SPEC, train_months=3), RELATION)
+
+
+def test_a_snapshot_is_told_what_to_set(wh):
+    """One month, every row 'train' or 'test': no out-of-time month to find."""
+    wh.con.execute("update ml.t set split = 'train' where split = 'oot'")
+    with pytest.raises(ScorehouseError) as refused:
+        plan.plan_months(wh, SPEC, RELATION)
+    assert str(refused.value).endswith(
+        "found 0: is the score month's previous month in the data? A snapshot (one month, "
+        "each label known in that month) has none: set out_of_time: false, cv_folds: 5 and "
+        "label_lag_months: 0 in the registry entry of 'm'"
+    )
+    months, oot, _ = plan.plan_months(wh, dataclasses.replace(SPEC, out_of_time=False), RELATION)
+    assert oot is None and len(months) == 2

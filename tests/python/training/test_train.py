@@ -128,3 +128,37 @@ def test_printed_report_agrees_with_model_metrics(trainer, warehouse):
             assert float(cell) == pytest.approx(stored[(split, metric)], abs=5e-5)
     rows = [int(re.sub(",", "", c)) for c in lines["rows"]]
     assert rows == [stored[(s, "rows")] for s in ("train", "test", "oot")]
+
+
+def test_evaluate_command_on_a_dbt_model_and_its_refusal(warehouse, capsys):
+    """`scorehouse evaluate` through the CLI: a dbt model's rows scored with the latest
+    recorded version, printed and recorded under evaluate:NAME (its own run_id, so the
+    training run's metrics stay as they were)."""
+    argv = ["evaluate", "--model", "churn_lgbm", "--on", "churn_training_set", "--name", "all"]
+    assert warehouse.scorehouse(*argv) == 0
+    printed = capsys.readouterr().out
+    ((version,),) = query(
+        warehouse,
+        "select max(model_version) from ml.training_runs where model_name = 'churn_lgbm'",
+    )
+    stored = dict(
+        query(
+            warehouse,
+            "select metric, value from ml.model_metrics where split = 'evaluate:all' "
+            f"and model_name = 'churn_lgbm' and model_version = '{version}'",
+        )
+    )
+    ((rows,),) = query(warehouse, "select count(*) from ml.churn_training_set")
+    assert stored["rows"] == rows
+    assert printed.startswith(f"churn_lgbm {version} on all: AUC {stored['auc']:.4f} ")
+    assert 0.7 < stored["auc"] < 1
+    (runs,) = query(
+        warehouse,
+        "select count(distinct m.run_id), count(distinct r.run_id) from ml.model_metrics m "
+        "left join ml.training_runs r on m.run_id = r.run_id where m.split = 'evaluate:all'",
+    )
+    assert runs == (1, 0)
+    missing = ["evaluate", "--model", "churn_lgbm", "--on", "churn_scoring_input"]
+    assert warehouse.scorehouse(*missing) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "lacks the label column churned of model 'churn_lgbm'" in error[0]
