@@ -91,7 +91,9 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--model", help="one registry model (default: every enabled model of --domain)"
         )
-        command.add_argument("--domain", choices=DOMAINS, default=DEFAULT_DOMAIN)
+        command.add_argument(
+            "--domain", default=DEFAULT_DOMAIN, help="telco, bank, or a scaffolded table's name"
+        )
     score.add_argument(
         "--month", type=_month, help="month to score (default: the month of the scoring input)"
     )
@@ -151,9 +153,9 @@ def _parser() -> argparse.ArgumentParser:
     for command in (load, bank):  # how to read the file(s): load's FILE, bank's --input/--related
         command.add_argument(
             "--delimiter",
-            default=",",
             help="field separator of a text file: one character, e.g. ';' or '|', or '\\t' "
-            "for a tab (default: ,)",
+            "for a tab (default: detected among , ; tab |; a ';' file's decimal commas are "
+            "read as numbers)",
         )
         command.add_argument(
             "--encoding",
@@ -176,7 +178,9 @@ def _parser() -> argparse.ArgumentParser:
         "(models without a trained version, or all with --train), score, rules, dbt build "
         "of the marts",
     )
-    cycle.add_argument("--domain", choices=DOMAINS, default=DEFAULT_DOMAIN)
+    cycle.add_argument(
+        "--domain", default=DEFAULT_DOMAIN, help="telco, bank, or a scaffolded table's name"
+    )
     cycle.add_argument(
         "--month",
         type=_month,
@@ -189,12 +193,96 @@ def _parser() -> argparse.ArgumentParser:
         "--no-marts", action="store_true", help="stop after scoring and rules (no marts build)"
     )
 
+    scaffold = sub.add_parser(
+        "scaffold",
+        help="a table of your own (file or warehouse table) to a trained-ready registry "
+        "model: dbt source, staging, features, training set, scoring input, registry entry "
+        "(docs/own_data.md)",
+    )
+    scaffold.add_argument("name", help="the model's name, e.g. telco_own (names every file)")
+    scaffold.add_argument(
+        "--from",
+        dest="origin",
+        required=True,
+        help="a CSV/TSV/xlsx file, or source.table / schema.table",
+    )
+    scaffold.add_argument("--id", dest="id_column", help="the customer id column (unique)")
+    scaffold.add_argument(
+        "--row-id", action="store_true", help="a file without an id: number its rows (row_id)"
+    )
+    scaffold.add_argument(
+        "--label",
+        required=True,
+        help="the label column, with its positive value unless it is 0/1 or a boolean "
+        "(Yes/No, True/False, VRAI/FAUX, ...): e.g. --label Churn=Yes",
+    )
+    scaffold.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        help="a column to leave out (repeatable, or comma-separated)",
+    )
+    scaffold.add_argument(
+        "--month",
+        dest="month_column",
+        help="a month column: a monthly model (out-of-time "
+        "evaluation); without it the table is a snapshot, evaluated by 5-fold cross-validation",
+    )
+    scaffold.add_argument(
+        "--test", help="a second file (same columns): evaluated as the test set, never trained on"
+    )
+    scaffold.add_argument(
+        "--search-auto",
+        action="store_true",
+        help="registry search: auto (compare algorithm families)",
+    )
+    scaffold.add_argument(
+        "--force", action="store_true", help="overwrite the files of a previous scaffold"
+    )
+    scaffold.add_argument("--delimiter", help="the file's delimiter (default: detected)")
+    scaffold.add_argument("--encoding", help="the file's encoding (default: detected)")
+    scaffold.add_argument("--sheet", help="a workbook's sheet (default: the first)")
+
+    export = sub.add_parser(
+        "export",
+        help="one model's scores of a month to a CSV or parquet file: id, score, rank, "
+        "decile, reasons with their values and contributions",
+    )
+    export.add_argument("--model", required=True, help="a registry model")
+    export.add_argument(
+        "--month", type=_month, help="scored month (default: the model's latest scored month)"
+    )
+    export.add_argument(
+        "--output",
+        type=Path,
+        required=True,
+        help="FILE.csv (UTF-8) or FILE.parquet, in an existing directory (written when complete)",
+    )
+
+    judge = sub.add_parser(
+        "evaluate",
+        help="score other labelled rows with a model's latest trained version: AUC, KS, "
+        "Gini, lift, recorded in ml.model_metrics (split evaluate:NAME)",
+    )
+    judge.add_argument("--model", required=True, help="a registry model")
+    judge.add_argument(
+        "--on",
+        required=True,
+        help="a dbt model's name, source.table, schema.table, or a file (CSV, .xlsx, ...) "
+        "holding the model's input features and its label (0/1 or booleans)",
+    )
+    judge.add_argument(
+        "--name",
+        help="the split's name in ml.model_metrics: evaluate:NAME (default: --on, "
+        "or the file's name without its extension)",
+    )
+
     sub.add_parser("check", help="validate the registry and list its models")
     summary = sub.add_parser(
         "summary",
         help="per domain: each model's table rows and latest run, rule sets; top composite scores",
     )
-    summary.add_argument("--domain", choices=DOMAINS, help="one domain (default: every domain)")
+    summary.add_argument("--domain", help="one domain (default: every domain)")
     return parser
 
 
@@ -251,8 +339,11 @@ def _commands() -> dict[str, Callable[[Project, argparse.Namespace], None]]:
             compile_trees=not a.no_compile,
         ),
         "rules": lambda p, a: steps.rules(p, [a.rule_set]),
+        "evaluate": lambda p, a: steps.evaluate(p, a.model, a.on, a.name),
+        "scaffold": steps.scaffold,
         "clean": lambda p, a: steps.clean(p, a.keep, a.model),
         "summary": lambda p, a: steps.summary(p, [a.domain] if a.domain else None),
+        "export": lambda p, a: steps.export(p, a.model, a.month, a.output),
         "run": lambda p, a: run_cycle(
             p,
             a.domain,
@@ -267,7 +358,7 @@ def _commands() -> dict[str, Callable[[Project, argparse.Namespace], None]]:
 
 # Commands that read dbt's manifest as they start (generate, load and run parse it themselves
 # when they need it: generate --csv-dir needs no project).
-_READ_THE_MANIFEST = {"check", "train", "score", "rules", "clean", "summary"}
+_READ_THE_MANIFEST = {"check", "train", "score", "rules", "clean", "summary", "export", "evaluate"}
 
 
 def run(args: argparse.Namespace) -> None:

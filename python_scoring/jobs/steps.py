@@ -83,15 +83,16 @@ def load(
     project: Project,
     table: str,
     file: Path,
-    delimiter: str = ",",
+    delimiter: str | None = None,
     encoding: str | None = None,
     sheet: str | None = None,
     header: bool | None = None,
 ) -> None:
-    """A file (CSV/TSV, .del, .xlsx; UTF-8 or GBK) into the table a dbt source declares,
-    replacing it only once the file has every declared column."""
+    """A file (CSV/TSV, .del, .xlsx; UTF-8 or GBK; the delimiter detected unless given)
+    into the table a dbt source declares, replacing it only once the file has every
+    declared column; prints the rows, the columns (count and names) and how it was read."""
     from python_scoring.files import ReadOptions, check_file
-    from python_scoring.load import load_file
+    from python_scoring.load import listed, load_file
 
     options = ReadOptions(delimiter, encoding, sheet, header)  # bad options before any work
     check_file(file)  # a missing or empty file too
@@ -99,7 +100,10 @@ def load(
     with Warehouse.connect(project, create=True) as wh:  # it writes a raw table
         loaded = load_file(project, wh, table, file, options)
     how = f" ({loaded.read_as})" if loaded.read_as else ""
-    print(f"{table}: {loaded.rows} rows from {file}{how}")
+    print(
+        f"{table}: {loaded.rows} rows x {len(loaded.columns)} columns from {file}{how}: "
+        f"{listed(loaded.columns, most=12)}"
+    )
 
 
 def _specs(project: Project, models: str | Sequence[str] | None, domain: str) -> list[ModelSpec]:
@@ -223,3 +227,85 @@ def summary(project: Project, domains: list[str] | None = None) -> None:
 
     with Warehouse.connect(project) as wh:
         print_summary(project, wh, domains)
+
+
+def scaffold(project: Project, args) -> None:
+    """`scorehouse scaffold`: a user's table to a registry model (python_scoring.scaffold)."""
+    from python_scoring.files import ReadOptions
+    from python_scoring.scaffold import Request
+    from python_scoring.scaffold import scaffold as build
+
+    options = ReadOptions(
+        **{
+            k: v
+            for k, v in (
+                ("delimiter", args.delimiter),
+                ("encoding", args.encoding),
+                ("sheet", args.sheet),
+            )
+            if v is not None
+        }
+    )
+    request = Request(
+        name=args.name,
+        origin=args.origin,
+        id_column=args.id_column,
+        label=args.label,
+        exclude=tuple(c.strip() for item in args.exclude for c in item.split(",") if c.strip()),
+        month_column=args.month_column,
+        row_id=args.row_id,
+        test=args.test,
+        force=args.force,
+        search_auto=args.search_auto,
+        options=options,
+    )
+    done = build(project, request)
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(done.kinds.items()))
+    test = f", {done.test_rows} test rows" if done.test_rows else ""
+    print(f"{args.name}: {done.rows} rows ({done.positives} positive{test}); columns: {kinds}")
+    if done.left_out:
+        print(f"  left out: {', '.join(done.left_out)}")
+    for path in done.files:
+        print(f"  wrote {path.relative_to(project.project_dir)}")
+    print(
+        f"next: scorehouse train --model {args.name}; scorehouse score --model {args.name}; "
+        f"scorehouse export --model {args.name} --output {args.name}_scores.csv"
+    )
+
+
+def export(project: Project, model: str, month: dt.date | None, output: Path) -> None:
+    """`scorehouse export`: one model's scores of a month (default: its latest scored
+    month) to a CSV or parquet file, ranked, with deciles and reasons."""
+    from python_scoring.scoring.export import export_scores
+
+    (spec,) = select_models(project, model)
+    with Warehouse.connect(project) as wh:
+        done = export_scores(project, wh, spec, output, month)
+    print(f"{spec.name}: {done.rows} scores of {done.month} (version {done.version}) -> {output}")
+
+
+def evaluate(project: Project, model: str, on: str, name: str | None = None) -> None:
+    """Score other labelled rows (a relation or a file) with the model's latest trained
+    version; print and record the metrics (ml.model_metrics, split evaluate:NAME)."""
+    from python_scoring.scoring.score import verified_artifact
+    from python_scoring.training import evaluate as judge
+    from python_scoring.training.report import format_metrics
+
+    (spec,) = select_models(project, model)
+    with Warehouse.connect(project) as wh:
+        artifact, pipeline, _ = verified_artifact(project, wh, spec, None)
+        features = list(artifact.metadata["features"])
+        if judge.is_file(on):
+            from python_scoring.load import read_table
+
+            rows = judge.from_file(read_table(Path(on)), Path(on), spec, features)
+        else:
+            rows = judge.from_relation(project, wh, spec, features, on)
+        result = judge.evaluate_model(project, wh, spec, artifact, pipeline, rows, name)
+    m = result.metrics
+    print(
+        f"{spec.name} {result.version} on {result.split.removeprefix('evaluate:')}: AUC "
+        f"{m['auc']:.4f} KS {m['ks']:.4f} Gini {m['gini']:.4f} lift@10% {m['lift_top10']:.2f} "
+        f"({m['rows']:,.0f} rows; recorded as split {result.split})"
+    )
+    print(format_metrics({result.split: m}, spec.threshold))
