@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from lightgbm import LGBMClassifier
-from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
@@ -34,16 +33,16 @@ from sklearn.preprocessing import (
     FunctionTransformer,
     OneHotEncoder,
     OrdinalEncoder,
-    SplineTransformer,
     StandardScaler,
 )
-from sklearn.utils.validation import check_is_fitted
 
 from python_scoring.errors import ScorehouseError
+from python_scoring.features.blend import ProbabilityBlend, mark_missing, tree_names
 from python_scoring.features.boosting import EarlyStoppedLGBMClassifier
 from python_scoring.features.transformers import (
     InformationValueScreen,
     PairwiseFeatures,
+    SplineNumbers,
     WoeEncoder,
 )
 from python_scoring.registry import ModelSpec, tree_count_names
@@ -191,194 +190,6 @@ def _preprocessing(spec: ModelSpec) -> ColumnTransformer:
     return _column_transformer(_prep_steps(spec))
 
 
-class SplineNumbers(TransformerMixin, BaseEstimator):
-    """Numbers for a linear model that may bend (registry `encoding: spline`).
-
-    Each column with at least `min_values` distinct values becomes a cubic B-spline basis
-    (scikit-learn SplineTransformer, `n_knots` knots at quantiles of the training values,
-    constant beyond them), so the model can learn e.g. that churn falls fast over the first
-    months of tenure and slowly after; other columns stay as they are. A null is the
-    training median plus a missing indicator (`<col>_missing`, for columns with nulls in
-    training). Everything is then standardised. A basis column is named after the range
-    of values where it is not zero, `<col>_[<from>..<to>]` (e.g. `tenure_[0..25]`: a reason
-    code of that name says that a tenure in that range pushes the score up; its value is
-    the customer's tenure).
-    """
-
-    def __init__(self, n_knots=5, degree=3, min_values=10):
-        self.n_knots = n_knots
-        self.degree = degree
-        self.min_values = min_values
-
-    def fit(self, X, y=None):
-        frame = pd.DataFrame(X) if not isinstance(X, pd.DataFrame) else X
-        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        self.n_features_in_ = frame.shape[1]
-        self.medians_, self.splines_, self.missing_ = {}, {}, []
-        for col in frame.columns:
-            values = frame[col].astype("float64")
-            median = values.median()
-            self.medians_[col] = 0.0 if pd.isna(median) else float(median)
-            if values.isna().any():
-                self.missing_.append(col)
-            present = values.dropna()
-            if present.nunique() < self.min_values:
-                continue
-            knots = np.unique(np.quantile(present, np.linspace(0, 1, self.n_knots)))
-            if knots.size < 3:
-                continue
-            spline = SplineTransformer(
-                knots=knots.reshape(-1, 1),
-                degree=self.degree,
-                extrapolation="constant",
-                include_bias=False,
-            )
-            self.splines_[col] = spline.fit(values.fillna(self.medians_[col]).to_frame())
-        self.basis_names_ = {
-            col: self._ranges(col, frame[col].min(), frame[col].max()) for col in self.splines_
-        }
-        basis = self._basis(frame)
-        self.names_ = list(basis.columns)
-        self.scaler_ = StandardScaler().fit(basis.to_numpy())
-        return self
-
-    def _ranges(self, col: str, low: float, high: float) -> list[str]:
-        """`<col>_[<from>..<to>]`: each basis function's support within the training
-        range [low, high] (`<col>_sp<i>` should two coincide)."""
-        knots = self.splines_[col].bsplines_[0].t
-        n = self.splines_[col].n_features_out_
-        names = [
-            f"{col}_[{_short(max(knots[i], low))}..{_short(min(knots[i + self.degree + 1], high))}]"
-            for i in range(n)
-        ]
-        if len(set(names)) < len(names):
-            names = [f"{col}_sp{i}" for i in range(n)]
-        return names
-
-    def _basis(self, frame: pd.DataFrame) -> pd.DataFrame:
-        parts: dict[str, Any] = {}
-        for col in self.feature_names_in_:
-            values = frame[col].astype("float64")
-            filled = values.fillna(self.medians_[col])
-            if col in self.splines_:
-                basis = self.splines_[col].transform(filled.to_frame())
-                for i, name in enumerate(self.basis_names_[col]):
-                    parts[name] = basis[:, i]
-            else:
-                parts[col] = filled.to_numpy()
-            if col in self.missing_:
-                parts[f"{col}_missing"] = values.isna().to_numpy(dtype="float64")
-        return pd.DataFrame(parts, index=frame.index)
-
-    def transform(self, X):
-        check_is_fitted(self, "scaler_")
-        frame = (
-            X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=self.feature_names_in_)
-        )
-        scaled = self.scaler_.transform(self._basis(frame).to_numpy())
-        return pd.DataFrame(scaled, index=frame.index, columns=self.names_)
-
-    def get_feature_names_out(self, input_features=None):
-        check_is_fitted(self, "scaler_")
-        return np.asarray(self.names_, dtype=object)
-
-
-def _short(value: float) -> str:
-    """3 significant digits, never in exponent form: 0.792, 40.7, 2230."""
-    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
-
-
-# the blend's tree member reads its own copy of the columns, under these names
-BLEND_TREE_PREFIX = "tree__"
-
-
-# ... with a missing value as this number, so that every column the blend reads is finite
-# (reason codes multiply each by the linear member's coefficient, 0 for these); the blend
-# hands the tree member a missing value again
-BLEND_MISSING = float(np.finfo(np.float64).min)
-
-
-def _tree_names(transformer, input_features):
-    return np.asarray([f"{BLEND_TREE_PREFIX}{name}" for name in input_features], dtype=object)
-
-
-def _mark_missing(X):
-    if not isinstance(X, pd.DataFrame):
-        X = pd.DataFrame(np.asarray(X, dtype="float64"))
-    return X.astype("float64").fillna(BLEND_MISSING)
-
-
-def _missing(tree_columns: pd.DataFrame) -> pd.DataFrame:
-    return tree_columns.mask(tree_columns == BLEND_MISSING)
-
-
-class ProbabilityBlend(LogisticRegression):
-    """The average of a tree model's and a linear model's probabilities (`search: auto`
-    picks it when it beats both by cross-validated AUC), one picklable estimator.
-
-    It reads the columns of a blend pipeline's preprocessing step (`build_blend`): those
-    named `tree__...` are the tree member's input (numbers as they are, text as ordinal
-    codes, a missing value as BLEND_MISSING), the others the linear member's
-    (standardised, one-hot, WOE or spline). Its
-    score is `tree_weight` x the tree's probability + the rest x the linear model's.
-
-    It is a LogisticRegression only for reason codes (features/reasons.py): `coef_` and
-    `intercept_` are the linear member's (0 on the tree member's columns), so a blend's
-    reasons are its linear member's (coefficient x value), not an attribution of the
-    blended score. Every method that predicts is the blend's own.
-    """
-
-    def __init__(self, tree=None, linear=None, tree_weight=0.5):
-        self.tree = tree
-        self.linear = linear
-        self.tree_weight = tree_weight
-
-    def fit(self, X, y, sample_weight=None):
-        if not isinstance(X, pd.DataFrame):
-            raise TypeError("ProbabilityBlend reads named columns: fit it on a DataFrame")
-        tree = np.asarray([str(c).startswith(BLEND_TREE_PREFIX) for c in X.columns])
-        if tree.all() or not tree.any():
-            raise ValueError(
-                f"ProbabilityBlend needs columns named {BLEND_TREE_PREFIX}... (tree member) "
-                "and others (linear member)"
-            )
-        self.tree_columns_ = tree
-        self.tree_ = clone(self.tree).fit(_missing(X.loc[:, tree]), y, sample_weight=sample_weight)
-        self.linear_ = clone(self.linear).fit(X.loc[:, ~tree], y, sample_weight=sample_weight)
-        self.classes_ = self.linear_.classes_
-        self.coef_ = np.zeros((1, X.shape[1]))
-        self.coef_[0, ~tree] = np.ravel(self.linear_.coef_)
-        self.intercept_ = np.asarray(self.linear_.intercept_, dtype="float64")
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def predict_proba(self, X):
-        check_is_fitted(self, "tree_")
-        frame = (
-            X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=self.feature_names_in_)
-        )
-        tree = self.tree_columns_
-        return self.tree_weight * self.tree_.predict_proba(_missing(frame.loc[:, tree])) + (
-            1 - self.tree_weight
-        ) * self.linear_.predict_proba(frame.loc[:, ~tree])
-
-    def predict_log_proba(self, X):
-        return np.log(self.predict_proba(X))
-
-    def __sklearn_tags__(self):
-        tags = super(LogisticRegression, self).__sklearn_tags__()  # not LR's: no solver
-        tags.input_tags.allow_nan = True  # the tree member's columns hold nulls
-        return tags
-
-    def decision_function(self, X):
-        p = np.clip(self.predict_proba(X)[:, 1], 1e-15, 1 - 1e-15)
-        return np.log(p / (1 - p))
-
-    def predict(self, X):
-        return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
-
-
 def early_stopped(spec: ModelSpec) -> bool:
     """LightGBM whose params (and search space) leave the number of trees open: it is
     chosen by early stopping (EarlyStoppedLGBMClassifier)."""
@@ -448,13 +259,13 @@ def build_blend(tree: ModelSpec, linear: ModelSpec, tree_weight: float = 0.5) ->
     tree_steps = [
         (
             "tree_numeric",
-            FunctionTransformer(_mark_missing, feature_names_out=_tree_names),
+            FunctionTransformer(mark_missing, feature_names_out=tree_names),
             _NUMBERS,
         ),
         (
             "tree_categorical",
             make_pipeline(
-                _ordinal(), FunctionTransformer(_mark_missing, feature_names_out=_tree_names)
+                _ordinal(), FunctionTransformer(mark_missing, feature_names_out=tree_names)
             ),
             _TEXT,
         ),

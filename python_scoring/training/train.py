@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from python_scoring import artifacts, tracking
 from python_scoring.errors import ScorehouseError
+from python_scoring.features.blend import ProbabilityBlend
 from python_scoring.features.boosting import EarlyStoppedLGBMClassifier
-from python_scoring.features.pipeline import ProbabilityBlend, pipeline_summary, split_feature_types
+from python_scoring.features.pipeline import pipeline_summary, split_feature_types
 from python_scoring.project import Project
 from python_scoring.registry import ModelSpec
 from python_scoring.training.fit import cross_validate, evaluate, fit_function

@@ -13,10 +13,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from python_scoring.features.blend import BLEND_MISSING, ProbabilityBlend
 from python_scoring.features.pipeline import (
-    BLEND_MISSING,
-    ProbabilityBlend,
-    SplineNumbers,
     build_blend,
     build_pipeline,
     feature_names,
@@ -24,6 +22,7 @@ from python_scoring.features.pipeline import (
     trained_kinds,
 )
 from python_scoring.features.reasons import LinearAttribution, attribution_for, top_reasons
+from python_scoring.features.transformers import SplineNumbers
 from python_scoring.registry import ModelSpec, Search
 from python_scoring.training.search import auto_search
 

@@ -20,8 +20,9 @@ from sklearn.metrics import roc_auc_score
 from python_scoring import artifacts, contract
 from python_scoring.cli import _READ_THE_MANIFEST, _commands, _parser
 from python_scoring.errors import ScorehouseError
+from python_scoring.features.blend import ProbabilityBlend
 from python_scoring.features.boosting import EarlyStoppedLGBMClassifier
-from python_scoring.features.pipeline import ProbabilityBlend, early_stopped, split_feature_types
+from python_scoring.features.pipeline import early_stopped, split_feature_types
 from python_scoring.load import read_table, snake_case
 from python_scoring.project import Relation
 from python_scoring.registry import ModelSpec, Search
