@@ -29,6 +29,7 @@ from python_scoring.features.pipeline import check_input_types, trained_kinds
 from python_scoring.project import Project, Relation
 from python_scoring.registry import ModelSpec
 from python_scoring.training.fit import evaluate
+from python_scoring.training.record import metrics_rows
 from python_scoring.warehouse import Warehouse, to_pandas
 
 log = logging.getLogger(__name__)
@@ -200,18 +201,7 @@ def evaluate_model(
     score = pipeline.predict_proba(X)[:, 1]
     metrics = evaluate(y, score, spec.threshold)
     split = f"{SPLIT_PREFIX}{name or rows.name}"
-    run_id = uuid.uuid4().hex
-    records = [
-        {
-            "run_id": run_id,
-            "model_name": spec.name,
-            "model_version": artifact.version,
-            "split": split,
-            "metric": metric,
-            "value": float(value),
-        }
-        for metric, value in metrics.items()
-    ]
+    records = metrics_rows(uuid.uuid4().hex, spec.name, artifact.version, {split: metrics})
     target = project.source("ml", "model_metrics")
     wh.require_columns(target, records[0])
     wh.append(target, contract.table("model_metrics", records))

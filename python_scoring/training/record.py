@@ -63,18 +63,7 @@ def record_run(
         row[f"ks_{split}"] = split_result.get("ks")
     relation = project.source("ml", "training_runs")
     wh.require_columns(relation, row)
-    metric_rows = [
-        {
-            "run_id": run_id,
-            "model_name": spec.name,
-            "model_version": artifact.version,
-            "split": split,
-            "metric": metric,
-            "value": float(value),
-        }
-        for split, values in results.items()
-        for metric, value in values.items()
-    ]
+    metric_rows = metrics_rows(run_id, spec.name, artifact.version, results)
     metrics_relation = project.source("ml", "model_metrics")
     wh.require_columns(metrics_relation, metric_rows[0])
     baselines = project.source("ml", "score_baselines")
@@ -106,3 +95,21 @@ def _score_baseline(run_id: str, model: str, version: str, scores: np.ndarray) -
             "baseline_share": shares,
         },
     )
+
+
+def metrics_rows(
+    run_id: str, model: str, version: str, results: dict[str, dict[str, float]]
+) -> list[dict]:
+    """ml.model_metrics rows (long format): one per split and metric."""
+    return [
+        {
+            "run_id": run_id,
+            "model_name": model,
+            "model_version": version,
+            "split": split,
+            "metric": metric,
+            "value": float(value),
+        }
+        for split, values in results.items()
+        for metric, value in values.items()
+    ]
