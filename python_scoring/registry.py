@@ -26,8 +26,9 @@ ENCODINGS = ("onehot", "woe", "spline")
 IMBALANCE = ("class_weight", "smote", "none")
 PIECE_BY = ("last_digit", "hash")
 OPERATIONS = ("add", "sub", "mul", "div")
-# the business a model belongs to: `scorehouse train/score` take one domain at a time, and
-# dbt's var `domain` picks the models the scoring marts cover
+# the businesses of the synthetic data and the rule sets; a model's domain may also be a
+# scaffolded table's name (selectors <domain>_features/_marts): `scorehouse train/score/run`
+# take one domain at a time, and dbt's var `domain` picks the models the scoring marts cover
 DOMAINS = ("telco", "bank")
 DEFAULT_DOMAIN = "telco"
 
