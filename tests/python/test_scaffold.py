@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from .conftest import REPO, Built, make_warehouse, query
+from .conftest import REPO, Built, make_warehouse, postgres_database, query
 
 TELCO_CSV = REPO.parent / "shared" / "data" / "telco" / "Telco-Customer-Churn.csv"
 _PROJECT_FILES = ("dbt_project.yml", "selectors.yml", "models", "macros", "seeds", "analyses")
@@ -31,8 +31,9 @@ _PROJECT_FILES += (".sqlfluff",)
 pytestmark = pytest.mark.e2e
 
 
-def own_project(root: Path) -> Built:
-    """A copy of the dbt project and an empty warehouse beside it."""
+def own_project(root: Path, target: str = "duckdb", **env: str) -> Built:
+    """A copy of the dbt project and an empty warehouse beside it (`target`, `env`: an
+    engine's profile target and settings)."""
     copy = root / "project"
     copy.mkdir(parents=True)
     for name in _PROJECT_FILES:
@@ -42,7 +43,7 @@ def own_project(root: Path) -> Built:
         else:
             shutil.copy(source, copy / name)
     shutil.copytree(REPO / "tests" / "dbt", copy / "tests" / "dbt")
-    built = make_warehouse(root / "warehouse")
+    built = make_warehouse(root / "warehouse", target, **env)
     built.project_dir = copy
     shutil.copy(built.root / "profiles.yml", copy / "profiles.yml")  # sqlfluff's templater
     return built
@@ -172,9 +173,8 @@ def _french_rows(rng: np.random.Generator, n: int) -> pd.DataFrame:
     )
 
 
-@pytest.fixture(scope="module")
-def french(tmp_path_factory) -> Built:
-    built = own_project(tmp_path_factory.mktemp("fr_churn"))
+def _french_pair(built: Built) -> Built:
+    """The pair scaffolded (--test, --row-id, a VRAI/FAUX label) and trained."""
     rng = np.random.default_rng(7)
     files = built.root / "files"
     files.mkdir()
@@ -191,11 +191,37 @@ def french(tmp_path_factory) -> Built:
     return built
 
 
-def test_semicolons_decimal_commas_and_vrai_faux_are_read_as_numbers_and_booleans(french):
+@pytest.fixture(scope="module")
+def french(tmp_path_factory) -> Built:
+    return _french_pair(own_project(tmp_path_factory.mktemp("fr_churn")))
+
+
+@pytest.fixture(scope="module")
+def french_on_spark(tmp_path_factory) -> Built:
+    return _french_pair(own_project(tmp_path_factory.mktemp("fr_churn_spark"), "spark_local"))
+
+
+@pytest.fixture(scope="module")
+def french_on_postgres(tmp_path_factory, postgres_server) -> Built:
+    env = postgres_database(postgres_server, "scaffold")
+    built = own_project(tmp_path_factory.mktemp("fr_churn_pg"), "postgres", **env)
+    return _french_pair(built)
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        "french",
+        pytest.param("french_on_postgres", marks=pytest.mark.postgres),
+        pytest.param("french_on_spark", marks=pytest.mark.spark),
+    ],
+)
+def test_semicolons_decimal_commas_and_vrai_faux_are_read_as_numbers_and_booleans(engine, request):
+    french = request.getfixturevalue(engine)
     staged = query(
         french,
         "select row_id, minutes_jour, forfait_international, churn, split "
-        "from staging.stg_fr_churn order by cast(row_id as integer)",  # ids are text
+        "from ml.fr_churn_training_set order by cast(row_id as integer)",  # text ids
     )
     assert len(staged) == 3000
     frames = pd.concat([french.train_frame, french.test_frame], ignore_index=True)
@@ -210,7 +236,16 @@ def test_semicolons_decimal_commas_and_vrai_faux_are_read_as_numbers_and_boolean
     assert {r[4] for r in staged[:2400]} == {"train"} and {r[4] for r in staged[2400:]} == {"test"}
 
 
-def test_trained_on_every_training_row_and_evaluated_on_the_test_file(french):
+@pytest.mark.parametrize(
+    "engine",
+    [
+        "french",
+        pytest.param("french_on_postgres", marks=pytest.mark.postgres),
+        pytest.param("french_on_spark", marks=pytest.mark.spark),
+    ],
+)
+def test_trained_on_every_training_row_and_evaluated_on_the_test_file(engine, request):
+    french = request.getfixturevalue(engine)
     import joblib
     from sklearn.metrics import roc_auc_score
 
