@@ -38,7 +38,7 @@ BOOLEAN_PAIRS = (
 ACCEPTED_VALUES_MOST = 12  # text columns with at most this many values get a source test
 # a text column with more distinct values than this share of the rows names things (an id,
 # a phone number, a free text), it does not describe them: left out of the model
-NAMING_SHARE = 0.5
+NAMING_SHARE = 0.2
 SUSPICIOUS_AUC = 0.95  # a single column this predictive is logged as a possible leak
 
 
