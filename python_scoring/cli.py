@@ -35,6 +35,30 @@ def _month(text: str) -> dt.date:
     return value
 
 
+def _reading_options(command: argparse.ArgumentParser) -> None:
+    """How to read a file: load's FILE, bank's --input/--related, scaffold's --from/--test."""
+    command.add_argument(
+        "--delimiter",
+        help="field separator of a text file: one character, e.g. ';' or '|', or '\\t' "
+        "for a tab (default: detected among , ; tab |; a ';' file's decimal commas are "
+        "read as numbers)",
+    )
+    command.add_argument(
+        "--encoding",
+        help="text encoding, e.g. gbk, gb18030, utf-16, latin-1 (default: UTF-8, else "
+        "GB18030 when the file decodes as Chinese text)",
+    )
+    command.add_argument("--sheet", help="the workbook sheet to read (default: the first)")
+    command.add_argument(
+        "--no-header",
+        dest="header",
+        action="store_const",
+        const=False,
+        help="the file has no header row: its columns are the ones the dbt source "
+        "declares, in order (the default for .del files)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scorehouse", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -150,28 +174,6 @@ def _parser() -> argparse.ArgumentParser:
         help="cross-sell / product-mining: the input is one basket per line, items "
         "comma-separated, no header (e.g. groceries.csv); no clustering",
     )
-    for command in (load, bank):  # how to read the file(s): load's FILE, bank's --input/--related
-        command.add_argument(
-            "--delimiter",
-            help="field separator of a text file: one character, e.g. ';' or '|', or '\\t' "
-            "for a tab (default: detected among , ; tab |; a ';' file's decimal commas are "
-            "read as numbers)",
-        )
-        command.add_argument(
-            "--encoding",
-            help="text encoding, e.g. gbk, gb18030, utf-16, latin-1 (default: UTF-8, else "
-            "GB18030 when the file decodes as Chinese text)",
-        )
-        command.add_argument("--sheet", help="the workbook sheet to read (default: the first)")
-        command.add_argument(
-            "--no-header",
-            dest="header",
-            action="store_const",
-            const=False,
-            help="the file has no header row: its columns are the ones the dbt source "
-            "declares, in order (the default for .del files)",
-        )
-
     cycle = sub.add_parser(
         "run",
         help="a domain's monthly cycle in one process: dbt build of the features, train "
@@ -203,33 +205,41 @@ def _parser() -> argparse.ArgumentParser:
     scaffold.add_argument(
         "--from",
         dest="origin",
+        metavar="FILE_OR_TABLE",
         required=True,
         help="a CSV/TSV/xlsx file, or source.table / schema.table",
     )
-    scaffold.add_argument("--id", dest="id_column", help="the customer id column (unique)")
+    scaffold.add_argument(
+        "--id", dest="id_column", metavar="COLUMN", help="the customer id column (unique)"
+    )
     scaffold.add_argument(
         "--row-id", action="store_true", help="a file without an id: number its rows (row_id)"
     )
     scaffold.add_argument(
         "--label",
         required=True,
+        metavar="COLUMN[=VALUE]",
         help="the label column, with its positive value unless it is 0/1 or a boolean "
         "(Yes/No, True/False, VRAI/FAUX, ...): e.g. --label Churn=Yes",
     )
     scaffold.add_argument(
         "--exclude",
         action="append",
+        metavar="COLUMNS",
         default=[],
         help="a column to leave out (repeatable, or comma-separated)",
     )
     scaffold.add_argument(
         "--month",
         dest="month_column",
+        metavar="COLUMN",
         help="a month column: a monthly model (out-of-time "
         "evaluation); without it the table is a snapshot, evaluated by 5-fold cross-validation",
     )
     scaffold.add_argument(
-        "--test", help="a second file (same columns): evaluated as the test set, never trained on"
+        "--test",
+        metavar="FILE",
+        help="a second file (same columns): evaluated as the test set, never trained on",
     )
     scaffold.add_argument(
         "--search-auto",
@@ -239,9 +249,8 @@ def _parser() -> argparse.ArgumentParser:
     scaffold.add_argument(
         "--force", action="store_true", help="overwrite the files of a previous scaffold"
     )
-    scaffold.add_argument("--delimiter", help="the file's delimiter (default: detected)")
-    scaffold.add_argument("--encoding", help="the file's encoding (default: detected)")
-    scaffold.add_argument("--sheet", help="a workbook's sheet (default: the first)")
+    for command in (load, bank, scaffold):
+        _reading_options(command)
 
     export = sub.add_parser(
         "export",

@@ -3,6 +3,7 @@ calls one of them per command, and the monthly cycle (`cycle`) runs them as its 
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -229,23 +230,13 @@ def summary(project: Project, domains: list[str] | None = None) -> None:
         print_summary(project, wh, domains)
 
 
-def scaffold(project: Project, args) -> None:
+def scaffold(project: Project, args: argparse.Namespace) -> None:
     """`scorehouse scaffold`: a user's table to a registry model (python_scoring.scaffold)."""
     from python_scoring.files import ReadOptions
     from python_scoring.scaffold import Request
     from python_scoring.scaffold import scaffold as build
 
-    options = ReadOptions(
-        **{
-            k: v
-            for k, v in (
-                ("delimiter", args.delimiter),
-                ("encoding", args.encoding),
-                ("sheet", args.sheet),
-            )
-            if v is not None
-        }
-    )
+    options = ReadOptions(args.delimiter, args.encoding, args.sheet, args.header)
     request = Request(
         name=args.name,
         origin=args.origin,
