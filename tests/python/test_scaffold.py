@@ -208,14 +208,15 @@ def french_on_postgres(tmp_path_factory, postgres_server) -> Built:
     return _french_pair(built)
 
 
-@pytest.mark.parametrize(
-    "engine",
-    [
-        "french",
-        pytest.param("french_on_postgres", marks=pytest.mark.postgres),
-        pytest.param("french_on_spark", marks=pytest.mark.spark),
-    ],
-)
+# the French pair's fixtures, one per engine
+FRENCH_ON_EVERY_ENGINE = [
+    "french",
+    pytest.param("french_on_postgres", marks=pytest.mark.postgres),
+    pytest.param("french_on_spark", marks=pytest.mark.spark),
+]
+
+
+@pytest.mark.parametrize("engine", FRENCH_ON_EVERY_ENGINE)
 def test_semicolons_decimal_commas_and_vrai_faux_are_read_as_numbers_and_booleans(engine, request):
     french = request.getfixturevalue(engine)
     staged = query(
@@ -236,14 +237,7 @@ def test_semicolons_decimal_commas_and_vrai_faux_are_read_as_numbers_and_boolean
     assert {r[4] for r in staged[:2400]} == {"train"} and {r[4] for r in staged[2400:]} == {"test"}
 
 
-@pytest.mark.parametrize(
-    "engine",
-    [
-        "french",
-        pytest.param("french_on_postgres", marks=pytest.mark.postgres),
-        pytest.param("french_on_spark", marks=pytest.mark.spark),
-    ],
-)
+@pytest.mark.parametrize("engine", FRENCH_ON_EVERY_ENGINE)
 def test_trained_on_every_training_row_and_evaluated_on_the_test_file(engine, request):
     french = request.getfixturevalue(engine)
     import joblib
