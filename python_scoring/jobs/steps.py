@@ -275,24 +275,30 @@ def export(project: Project, model: str, month: dt.date | None, output: Path) ->
     print(f"{spec.name}: {done.rows} scores of {done.month} (version {done.version}) -> {output}")
 
 
+def evaluate_on(project: Project, wh: Warehouse, spec: ModelSpec, on: str, name: str | None = None):
+    """The latest verified version of `spec` scored on `on` (a file, or a relation) and
+    recorded (training/evaluate.py)."""
+    from python_scoring.load import read_table
+    from python_scoring.scoring.score import verified_artifact
+    from python_scoring.training import evaluate as judge
+
+    artifact, pipeline, _ = verified_artifact(project, wh, spec, None)
+    features = list(artifact.metadata["features"])
+    if judge.is_file(on):
+        rows = judge.from_file(read_table(Path(on)), Path(on), spec, features)
+    else:
+        rows = judge.from_relation(project, wh, spec, features, on)
+    return judge.evaluate_model(project, wh, spec, artifact, pipeline, rows, name)
+
+
 def evaluate(project: Project, model: str, on: str, name: str | None = None) -> None:
     """Score other labelled rows (a relation or a file) with the model's latest trained
     version; print and record the metrics (ml.model_metrics, split evaluate:NAME)."""
-    from python_scoring.scoring.score import verified_artifact
-    from python_scoring.training import evaluate as judge
     from python_scoring.training.report import format_metrics
 
     (spec,) = select_models(project, model)
     with Warehouse.connect(project) as wh:
-        artifact, pipeline, _ = verified_artifact(project, wh, spec, None)
-        features = list(artifact.metadata["features"])
-        if judge.is_file(on):
-            from python_scoring.load import read_table
-
-            rows = judge.from_file(read_table(Path(on)), Path(on), spec, features)
-        else:
-            rows = judge.from_relation(project, wh, spec, features, on)
-        result = judge.evaluate_model(project, wh, spec, artifact, pipeline, rows, name)
+        result = evaluate_on(project, wh, spec, on, name)
     m = result.metrics
     print(
         f"{spec.name} {result.version} on {result.split.removeprefix('evaluate:')}: AUC "

@@ -25,7 +25,7 @@ import pyarrow as pa
 from python_scoring.dbt_runner import ensure_manifest, run_dbt
 from python_scoring.errors import ScorehouseError
 from python_scoring.files import ReadOptions
-from python_scoring.load import read_table
+from python_scoring.load import read_table, snake_case
 from python_scoring.project import Project, Relation
 from python_scoring.scaffold import render
 from python_scoring.scaffold.profile import label_lag, months_of, profile, with_row_id
@@ -65,7 +65,7 @@ class Scaffolded:
     kinds: dict[str, int]
 
 
-def _check_name(project: Project, name: str) -> None:
+def _check_name(name: str) -> None:
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", name) or "__" in name:
         raise ScorehouseError(
             f"scaffold name {name!r} must be lower-case letters, digits and single "
@@ -75,23 +75,13 @@ def _check_name(project: Project, name: str) -> None:
         raise ScorehouseError(f"scaffold name {name!r} is taken by the project; choose another")
 
 
-def _snake(name: str) -> str:
-    from python_scoring.load import snake_case
-
-    return snake_case(name)
-
-
 def _read(project: Project, origin: str, options: ReadOptions) -> tuple[pa.Table, Relation | None]:
     """A file's rows, or a warehouse table's (and that table's relation)."""
     path = Path(origin)
     table_name = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*", origin)
     if path.exists() or not table_name or path.suffix.lower() in _FILE_SUFFIXES:
         return read_table(path, options), None
-    parts = origin.split(".")
-    if len(parts) != 2:
-        raise ScorehouseError(
-            f"--from {origin}: no such file, and not a table name (source.table or schema.table)"
-        )
+    parts = origin.split(".")  # source.table or schema.table
     ensure_manifest(project)
     try:
         relation = project.source(*parts)
@@ -102,7 +92,7 @@ def _read(project: Project, origin: str, options: ReadOptions) -> tuple[pa.Table
             table = wh.query_arrow(f"select * from {relation.sql}")
         except ScorehouseError as exc:
             raise ScorehouseError(f"--from {origin}: cannot read it: {exc}") from exc
-    return table.rename_columns([_snake(c) for c in table.column_names]), relation
+    return table.rename_columns([snake_case(c) for c in table.column_names]), relation
 
 
 def _paths(project: Project, name: str) -> dict[str, Path]:
@@ -149,7 +139,7 @@ def _test_table(request: Request, project: Project, train: pa.Table, start: int)
 
 
 def scaffold(project: Project, request: Request) -> Scaffolded:
-    _check_name(project, request.name)
+    _check_name(request.name)
     name = request.name
     if request.row_id and request.id_column:
         raise ScorehouseError("pass either --id COLUMN or --row-id, not both")
@@ -163,11 +153,11 @@ def scaffold(project: Project, request: Request) -> Scaffolded:
     test = None
     if request.test:
         test = _test_table(request, project, table, table.num_rows + 1)
-    id_column = ROW_ID if request.row_id else _snake(request.id_column)
+    id_column = ROW_ID if request.row_id else snake_case(request.id_column)
     label_name, _, positive = request.label.partition("=")
-    label_column = _snake(label_name)
-    month_column = _snake(request.month_column) if request.month_column else None
-    exclude = [_snake(c) for c in request.exclude]
+    label_column = snake_case(label_name)
+    month_column = snake_case(request.month_column) if request.month_column else None
+    exclude = [snake_case(c) for c in request.exclude]
     both = pa.concat_tables([table, test]) if test is not None else table
     found, y = profile(both, id_column, label_column, positive or None, month_column, exclude)
     lag = label_lag(months_of(both.column(month_column).to_pandas()), y) if month_column else 0
@@ -192,7 +182,6 @@ def scaffold(project: Project, request: Request) -> Scaffolded:
         test_table_name=f"{name}_test" if test is not None else None,
         schema=relation.schema if relation is not None else None,
         identifier=relation.identifier if relation is not None else name,
-        test_identifier=f"{name}_test" if test is not None else None,
         origin=Path(request.origin).name if relation is None else request.origin,
         search_auto=request.search_auto,
         owner=getpass.getuser(),

@@ -50,7 +50,6 @@ class Plan:
     test_table_name: str | None
     schema: str | None  # the raw schema (None: var raw_schema, default raw)
     identifier: str
-    test_identifier: str | None
     origin: str  # the file or table it came from
     search_auto: bool
     owner: str
@@ -149,7 +148,7 @@ def sources_yml(plan: Plan, profile: Profile) -> str:
         tables.append(
             {
                 "name": plan.test_table_name,
-                "identifier": plan.test_identifier,
+                "identifier": plan.test_table_name,
                 "description": "The test file: scored and evaluated, never trained on.",
                 "columns": [{"name": c.name} for c in profile.columns if c.kind != "left_out"],
             }

@@ -23,11 +23,10 @@ from python_scoring.errors import ScorehouseError
 from python_scoring.features.blend import ProbabilityBlend
 from python_scoring.features.boosting import EarlyStoppedLGBMClassifier
 from python_scoring.features.pipeline import early_stopped, split_feature_types
-from python_scoring.load import read_table, snake_case
+from python_scoring.jobs.steps import evaluate_on
+from python_scoring.load import snake_case
 from python_scoring.project import Relation
 from python_scoring.registry import ModelSpec, Search
-from python_scoring.scoring.score import verified_artifact
-from python_scoring.training import evaluate as judge
 from python_scoring.training import train
 from python_scoring.training.fit import cross_validate, fit_function
 from python_scoring.training.search import candidates
@@ -113,14 +112,8 @@ def rows(wh, sql: str) -> list[tuple]:
 
 
 def evaluate_model(project, wh, spec, on: str, name: str | None = None):
-    """What `scorehouse evaluate` does (jobs/steps.py evaluate), on this warehouse."""
-    artifact, pipeline, _ = verified_artifact(project, wh, spec, None)
-    features = list(artifact.metadata["features"])
-    if judge.is_file(on):
-        found = judge.from_file(read_table(Path(on)), Path(on), spec, features)
-    else:
-        found = judge.from_relation(project, wh, spec, features, on)
-    return judge.evaluate_model(project, wh, spec, artifact, pipeline, found, name)
+    """What `scorehouse evaluate` does (jobs/steps.py evaluate_on), on this warehouse."""
+    return evaluate_on(project, wh, spec, on, name)
 
 
 def test_default_lightgbm_reaches_0845_cross_validated(telco):
