@@ -135,6 +135,19 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("value", _DOUBLE),
         ]
     ),
+    # the points of each evaluated split's curves (features/metrics.py, curves)
+    "model_curves": pa.schema(
+        [
+            ("run_id", _TEXT),
+            ("model_name", _TEXT),
+            ("model_version", _TEXT),
+            ("split", _TEXT),
+            ("curve", _TEXT),
+            ("point", _INT),
+            ("x", _DOUBLE),
+            ("y", _DOUBLE),
+        ]
+    ),
     "customer_clusters": pa.schema(
         [
             ("rule_set", _TEXT),

@@ -79,6 +79,16 @@
             ('metric', dbt.type_string()),
             ('value', type_double()),
         ],
+        'model_curves': [
+            ('run_id', dbt.type_string()),
+            ('model_name', dbt.type_string()),
+            ('model_version', dbt.type_string()),
+            ('split', dbt.type_string()),
+            ('curve', dbt.type_string()),
+            ('point', dbt.type_int()),
+            ('x', type_double()),
+            ('y', type_double()),
+        ],
         'customer_clusters': [
             ('rule_set', dbt.type_string()),
             ('run_id', dbt.type_string()),

@@ -4,6 +4,8 @@
 - KS = max |cum % events - cum % non-events| over score-ordered rows, evaluated only
   between distinct scores (tied scores move together).
 - Gini = 2 * AUC - 1.
+- `curves`: the points of the roc, gains, ks, calibration and score-distribution curves
+  (ml.model_curves).
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ def _order(y, score) -> tuple[np.ndarray, np.ndarray]:
     return y[order], s[order]
 
 
+def _ntile_bounds(n: int, groups: int) -> np.ndarray:
+    """Start offsets of `groups` equal groups of n rows plus n (the first groups one row
+    larger when it does not divide, like SQL ntile)."""
+    return np.cumsum([0] + [n // groups + (i < n % groups) for i in range(groups)])
+
+
 def decile_table(y_true, y_score, groups: int = 10) -> list[dict[str, float]]:
     """Rows sorted by score (highest first) cut into `groups` groups of equal size (the
     first groups one row larger when it does not divide, like SQL ntile); per group:
@@ -65,7 +73,7 @@ def decile_table(y_true, y_score, groups: int = 10) -> list[dict[str, float]]:
     share of all positives captured and cumulative lift."""
     y, s = _order(y_true, y_score)
     overall = y.mean()
-    bounds = np.cumsum([0] + [len(y) // groups + (i < len(y) % groups) for i in range(groups)])
+    bounds = _ntile_bounds(y.size, groups)
     rows, captured = [], 0
     for g in range(groups):
         part_y, part_s = y[bounds[g] : bounds[g + 1]], s[bounds[g] : bounds[g + 1]]
@@ -117,3 +125,62 @@ def at_threshold(y_true, y_score, threshold: float) -> dict[str, float]:
         "precision": tp / (tp + fp) if tp + fp else 0.0,
         "recall": tp / (tp + fn),
     }
+
+
+CURVE_POINTS = 100  # roc, gains and ks at q = 0, 1/100, ..., 1 of the rows targeted
+SCORE_BINS = 20  # score_positive / score_negative: equal-width bins on [0, 1]
+
+
+def curves(y_true, y_score) -> list[tuple[str, int, float, float]]:
+    """The points (curve, point, x, y) of a split's curves, for drawing without its rows.
+
+    Rows sorted by score, highest first (ties by row order, as `_order`); for point
+    i = 0 .. 100 the top k = round(i/100 * n) rows are targeted (halves round up), with
+    tp(k) positives and fp(k) negatives among them, P and N in the split:
+
+    - ``roc``: x = fp(k)/N (false positive rate), y = tp(k)/P (true positive rate).
+    - ``gains``: x = k/n (share of rows targeted), y = tp(k)/P (share of positives
+      captured).
+    - ``ks``: x = k/n, y = tp(k)/P - fp(k)/N (the gap whose maximum is about the KS;
+      `ks` itself only compares between distinct scores).
+    - ``calibration``: point d = 1 .. 10 per score decile as `decile_table` cuts them
+      (1 = highest scores; an empty decile, under 10 rows, is left out): x = the mean
+      score, y = the observed positive rate.
+    - ``score_positive`` / ``score_negative``: point b = 0 .. 19 per equal-width score bin
+      [b/20, (b+1)/20) (a score of 1 in the last bin): x = the bin's upper edge, y = the
+      share of the class's rows in the bin (each curve sums to 1).
+
+    Both classes must be present (like `auc`): every curve but calibration divides by P
+    or N.
+    """
+    y, s = _order(y_true, y_score)
+    n = y.size
+    n_pos = int(y.sum())
+    n_neg = n - n_pos
+    # positives among the first k rows, for k = 0 .. n
+    cum_pos = np.concatenate(([0], np.cumsum(y, dtype=np.int64)))
+    points = np.arange(CURVE_POINTS + 1)
+    k = (points * n + CURVE_POINTS // 2) // CURVE_POINTS  # integer round, halves up
+    tpr = cum_pos[k] / n_pos
+    fpr = (k - cum_pos[k]) / n_neg
+    share = k / n
+    out: list[tuple[str, int, float, float]] = []
+    for name, xs, ys in (("roc", fpr, tpr), ("gains", share, tpr), ("ks", share, tpr - fpr)):
+        out += [(name, int(p), float(a), float(b)) for p, a, b in zip(points, xs, ys, strict=True)]
+
+    bounds = _ntile_bounds(n, 10)
+    cum_score = np.concatenate(([0.0], np.cumsum(s)))
+    sizes = np.diff(bounds)
+    filled = sizes > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_score = np.diff(cum_score[bounds]) / sizes
+        rate = np.diff(cum_pos[bounds]) / sizes
+    for d in np.flatnonzero(filled):
+        out.append(("calibration", int(d) + 1, float(mean_score[d]), float(rate[d])))
+
+    bins = np.clip(np.floor(s * SCORE_BINS), 0, SCORE_BINS - 1).astype(np.int64)
+    edges = np.arange(1, SCORE_BINS + 1) / SCORE_BINS
+    for name, members, total in (("score_positive", y, n_pos), ("score_negative", ~y, n_neg)):
+        shares = np.bincount(bins[members], minlength=SCORE_BINS) / total
+        out += [(name, b, float(edges[b]), float(shares[b])) for b in range(SCORE_BINS)]
+    return out

@@ -5,9 +5,10 @@ declares it, or `schema.table`: `from_relation`) or a file (`from_file`, on the 
 `python_scoring.load.read_table` reads). They must hold the model's input feature columns
 and its label (0/1, or booleans: true/false, yes/no). A verified artifact (the latest
 usable version: scoring's `verified_artifact`) scores them (`evaluate_model`); the
-metrics of a training split (AUC, KS, Gini, lift, ...) are recorded in ml.model_metrics
-under the split `evaluate:<name>` for that version. jobs/steps.py `evaluate` puts the
-pieces together (this room reads neither files nor artifacts by itself).
+metrics of a training split (AUC, KS, Gini, lift, ...) are recorded in ml.model_metrics,
+and its curves in ml.model_curves, under the split `evaluate:<name>` for that version.
+jobs/steps.py `evaluate` puts the pieces together (this room reads neither files nor
+artifacts by itself).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from python_scoring.features.pipeline import check_input_types, trained_kinds
 from python_scoring.project import Project, Relation
 from python_scoring.registry import ModelSpec
 from python_scoring.training.fit import evaluate
-from python_scoring.training.record import metrics_rows
+from python_scoring.training.record import curve_rows, metrics_rows
 from python_scoring.warehouse import Warehouse, to_pandas
 
 log = logging.getLogger(__name__)
@@ -185,7 +186,8 @@ def evaluate_model(
     name: str | None = None,
 ) -> EvaluateResult:
     """Score `rows` with a verified artifact of the model (scoring's verified_artifact),
-    record the metrics in ml.model_metrics (split evaluate:<name>) and return them."""
+    record the metrics in ml.model_metrics and the curves in ml.model_curves (split
+    evaluate:<name>) and return the metrics."""
     features = list(artifact.metadata["features"])
     frame, where = rows.frame, rows.where
     if frame.empty:
@@ -201,10 +203,20 @@ def evaluate_model(
     score = pipeline.predict_proba(X)[:, 1]
     metrics = evaluate(y, score, spec.threshold)
     split = f"{SPLIT_PREFIX}{name or rows.name}"
-    records = metrics_rows(uuid.uuid4().hex, spec.name, artifact.version, {split: metrics})
+    run_id = uuid.uuid4().hex
+    records = metrics_rows(run_id, spec.name, artifact.version, {split: metrics})
     target = project.source("ml", "model_metrics")
     wh.require_columns(target, records[0])
-    wh.append(target, contract.table("model_metrics", records))
+    points = curve_rows(run_id, spec.name, artifact.version, split, y.to_numpy(), score)
+    curves = project.source("ml", "model_curves")
+    wh.require_columns(curves, contract.SCHEMAS["model_curves"].names)
+    # one transaction: the metrics and curves of an evaluation are recorded together
+    wh.append_all(
+        [
+            (target, contract.table("model_metrics", records)),
+            (curves, contract.table("model_curves", points)),
+        ]
+    )
     log.info(
         "%s %s on %s (%d rows): AUC %.4f, recorded in %s as split %s",
         spec.name,

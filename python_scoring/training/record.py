@@ -1,5 +1,5 @@
-"""A training run into the warehouse: ml.training_runs, ml.model_metrics and
-ml.score_baselines in one transaction."""
+"""A training run into the warehouse: ml.training_runs, ml.model_metrics,
+ml.model_curves and ml.score_baselines in one transaction."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from python_scoring import artifacts, contract
-from python_scoring.features import stats
+from python_scoring.features import metrics, stats
 from python_scoring.project import Project
 from python_scoring.registry import ModelSpec
 from python_scoring.training.plan import SPLITS
@@ -27,7 +27,10 @@ def record_run(
     results: dict[str, dict[str, float]],
     started: dt.datetime,
     reference_scores: np.ndarray,
+    scored: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> None:
+    """Record the run. `scored`: per evaluated split (train, test, oot), its labels and
+    scores, whose curves go to ml.model_curves."""
     meta = artifact.metadata
     run_id = uuid.uuid4().hex
     row: dict[str, Any] = {
@@ -66,13 +69,22 @@ def record_run(
     metric_rows = metrics_rows(run_id, spec.name, artifact.version, results)
     metrics_relation = project.source("ml", "model_metrics")
     wh.require_columns(metrics_relation, metric_rows[0])
+    curve_records = [
+        record
+        for split, (labels, scores) in scored.items()
+        for record in curve_rows(run_id, spec.name, artifact.version, split, labels, scores)
+    ]
+    curves_relation = project.source("ml", "model_curves")
+    wh.require_columns(curves_relation, contract.SCHEMAS["model_curves"].names)
     baselines = project.source("ml", "score_baselines")
     wh.require_columns(baselines, ["run_id", "bin", "upper_edge", "baseline_share"])
-    # one transaction: a run is recorded with its metrics and baseline or not at all
-    # (scoring only uses versions recorded in training_runs)
+    # one transaction: a run is recorded with its metrics, curves and baseline or not at
+    # all (scoring only uses versions recorded in training_runs: last, for Spark, which
+    # inserts table by table)
     wh.append_all(
         [
             (metrics_relation, contract.table("model_metrics", metric_rows)),
+            (curves_relation, contract.table("model_curves", curve_records)),
             (baselines, _score_baseline(run_id, spec.name, artifact.version, reference_scores)),
             (relation, contract.table("training_runs", [row])),
         ]
@@ -112,4 +124,23 @@ def metrics_rows(
         }
         for split, values in results.items()
         for metric, value in values.items()
+    ]
+
+
+def curve_rows(
+    run_id: str, model: str, version: str, split: str, y: np.ndarray, score: np.ndarray
+) -> list[dict]:
+    """ml.model_curves rows of one split: the points of its curves (metrics.curves)."""
+    return [
+        {
+            "run_id": run_id,
+            "model_name": model,
+            "model_version": version,
+            "split": split,
+            "curve": curve,
+            "point": point,
+            "x": x,
+            "y": y_value,
+        }
+        for curve, point, x, y_value in metrics.curves(y, score)
     ]

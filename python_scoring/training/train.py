@@ -116,10 +116,12 @@ def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult
         )
 
     eval_clock = time.perf_counter()
-    results, reference_scores = {}, None
+    results, reference_scores, scored = {}, None, {}
     for split, mask in masks.items():
         score = pipeline.predict_proba(frame.loc[mask, features])[:, 1]
-        results[split] = evaluate(frame.loc[mask, spec.label].astype(int), score, spec.threshold)
+        labels = frame.loc[mask, spec.label].astype(int)
+        results[split] = evaluate(labels, score, spec.threshold)
+        scored[split] = (labels.to_numpy(), score)  # for ml.model_curves
         reference_scores = score  # the last split: out-of-time, else test, else train
     if spec.cv_folds:
         in_time = masks["train"] | masks.get("test", False)
@@ -165,7 +167,7 @@ def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult
             "stage_seconds": stages,
         },
     )
-    record_run(project, wh, spec, artifact, results, started, reference_scores)
+    record_run(project, wh, spec, artifact, results, started, reference_scores, scored)
     tracking.log_training_run(spec, artifact, results)
     log.info(
         "%s: artifact %s (digest %s...) in %.1fs",

@@ -96,7 +96,7 @@ def warehouse(telco, tmp_path_factory):
         wh.con.register("rows", rows)
         wh.con.execute(f"create table ml.{name} as select * from rows")
         wh.con.unregister("rows")
-    for name in ("training_runs", "model_metrics", "score_baselines"):
+    for name in ("training_runs", "model_metrics", "model_curves", "score_baselines"):
         wh.con.register("empty", contract.schema(name).empty_table())
         wh.con.execute(f"create table ml.{name} as select * from empty")
         wh.con.unregister("empty")

@@ -130,6 +130,48 @@ def test_printed_report_agrees_with_model_metrics(trainer, warehouse):
     assert rows == [stored[(s, "rows")] for s in ("train", "test", "oot")]
 
 
+def test_training_records_the_curves_of_each_split(warehouse):
+    """The session's churn_lgbm run: its curves in ml.model_curves under its run_id."""
+    ((run_id, version),) = query(
+        warehouse,
+        "select run_id, model_version from ml.training_runs where model_name = 'churn_lgbm' "
+        "order by finished_at desc limit 1",
+    )
+    points = query(
+        warehouse,
+        "select split, curve, point, x, y, model_version from ml.model_curves "
+        f"where run_id = '{run_id}' order by split, curve, point",
+    )
+    curves: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
+    for split, curve, point, x, y, stored_version in points:
+        assert stored_version == version
+        curves.setdefault((split, curve), []).append((point, x, y))
+    assert {split for split, _ in curves} == {"train", "test", "oot"}
+    ks = dict(
+        query(
+            warehouse,
+            "select split, value from ml.model_metrics "
+            f"where run_id = '{run_id}' and metric = 'ks'",
+        )
+    )
+    for split in ("train", "test", "oot"):
+        roc, gains = curves[(split, "roc")], curves[(split, "gains")]
+        assert [p for p, _, _ in roc] == list(range(101))
+        assert gains[-1][1:] == (1.0, 1.0)  # everything targeted captures every positive
+        assert len(curves[(split, "calibration")]) == 10
+        assert sum(y for _, _, y in curves[(split, "score_positive")]) == pytest.approx(1.0)
+        gap = max(y for _, _, y in curves[(split, "ks")])
+        assert gap == pytest.approx(ks[split], abs=0.02)
+    # nothing recorded for the other runs' ids: every curve row belongs to a training run
+    # or an evaluation (its own run_id, with split evaluate:NAME)
+    orphans = query(
+        warehouse,
+        "select count(*) from ml.model_curves c left join ml.training_runs r "
+        "on c.run_id = r.run_id where r.run_id is null and c.split not like 'evaluate:%'",
+    )
+    assert orphans == [(0,)]
+
+
 def test_evaluate_command_on_a_dbt_model_and_its_refusal(warehouse, capsys):
     """`scorehouse evaluate` through the CLI: a dbt model's rows scored with the latest
     recorded version, printed and recorded under evaluate:NAME (its own run_id, so the
@@ -158,6 +200,22 @@ def test_evaluate_command_on_a_dbt_model_and_its_refusal(warehouse, capsys):
         "left join ml.training_runs r on m.run_id = r.run_id where m.split = 'evaluate:all'",
     )
     assert runs == (1, 0)
+    curves = dict(
+        query(
+            warehouse,
+            "select c.curve, count(*) from ml.model_curves c join ml.model_metrics m "
+            "on c.run_id = m.run_id and m.metric = 'auc' "
+            "where c.split = 'evaluate:all' and m.split = 'evaluate:all' group by c.curve",
+        )
+    )
+    assert curves == {
+        "roc": 101,
+        "gains": 101,
+        "ks": 101,
+        "calibration": 10,
+        "score_positive": 20,
+        "score_negative": 20,
+    }
     missing = ["evaluate", "--model", "churn_lgbm", "--on", "churn_scoring_input"]
     assert warehouse.scorehouse(*missing) == 2
     error = capsys.readouterr().err.strip().splitlines()
