@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR ?= $(CURDIR)
 SUBSCRIBERS ?= 50000
 MONTHS ?= 12
 
-.PHONY: help venv demo bank-demo bank-files test lint pytest test-duckdb test-postgres test-spark docs clean pg-start pg-stop
+.PHONY: help venv browser demo bank-demo bank-files test lint pytest test-duckdb test-postgres test-spark docs clean pg-start pg-stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,12 +28,15 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed  ## create .venv and install scorehouse with its pinned dependencies
 
+browser:  ## install Debian's Chromium for the report's browser test (once)
+	@bash scripts/install_chromium.sh
+
 profiles.yml:
 	cp profiles_example.yml profiles.yml
 
 demo: venv profiles.yml  ## generate operator data, then the monthly cycle (dbt build, train, score, marts) and a summary
 	$(SCOREHOUSE) generate --subscribers $(SUBSCRIBERS) --months $(MONTHS)
-	$(SCOREHOUSE) run --train
+	$(SCOREHOUSE) run --train --history 2
 
 bank-demo: venv profiles.yml  ## the bank cycle on generated data (docs/bank.md), into the same warehouse
 	$(SCOREHOUSE) generate --domain bank
@@ -61,7 +64,7 @@ lint: venv profiles.yml  ## ruff and sqlfluff
 
 pytest: test-duckdb test-postgres test-spark  ## the three engines' test suites, one after the other
 
-test-duckdb: venv profiles.yml  ## the suite on the embedded DuckDB (Python tests, dbt builds, e2e)
+test-duckdb: venv profiles.yml browser  ## the suite on the embedded DuckDB (Python tests, dbt builds, e2e)
 	$(VENV)/bin/pytest -m "not postgres and not spark"
 
 test-postgres: venv profiles.yml  ## end to end on PostgreSQL 15 (starts its own throwaway server)
