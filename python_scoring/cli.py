@@ -194,6 +194,34 @@ def _parser() -> argparse.ArgumentParser:
     cycle.add_argument(
         "--no-marts", action="store_true", help="stop after scoring and rules (no marts build)"
     )
+    cycle.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first score the N months before --month as monthly runs would have (the first "
+        "of them trains): monitoring then has months to compare",
+    )
+    cycle.add_argument(
+        "--report",
+        type=Path,
+        default=Path("report.html"),
+        metavar="FILE",
+        help="the HTML report written at the end (default: report.html)",
+    )
+    cycle.add_argument("--no-report", action="store_true", help="write no report")
+    report = sub.add_parser(
+        "report",
+        help="one self-contained HTML file with plots: models, monitoring, features, bank "
+        "(from marts and ml.* metadata only)",
+    )
+    report.add_argument("--domain", help="one domain (default: every domain in the warehouse)")
+    report.add_argument(
+        "--month", type=_month, help="as of this month (default: everything the warehouse holds)"
+    )
+    report.add_argument(
+        "--output", type=Path, default=Path("report.html"), metavar="FILE", help="report.html"
+    )
 
     scaffold = sub.add_parser(
         "scaffold",
@@ -361,13 +389,26 @@ def _commands() -> dict[str, Callable[[Project, argparse.Namespace], None]]:
             marts=not a.no_marts,
             quiet=a.quiet,
             summary=not (a.quiet or a.no_marts),
+            history=a.history,
+            report=None if a.no_report or a.no_marts else a.report,
         ),
+        "report": lambda p, a: steps.report(p, a.output, [a.domain] if a.domain else None, a.month),
     }
 
 
 # Commands that read dbt's manifest as they start (generate, load and run parse it themselves
 # when they need it: generate --csv-dir needs no project).
-_READ_THE_MANIFEST = {"check", "train", "score", "rules", "clean", "summary", "export", "evaluate"}
+_READ_THE_MANIFEST = {
+    "check",
+    "train",
+    "score",
+    "rules",
+    "clean",
+    "summary",
+    "export",
+    "evaluate",
+    "report",
+}
 
 
 def run(args: argparse.Namespace) -> None:

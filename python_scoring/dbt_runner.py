@@ -6,9 +6,13 @@ Spark one JVM (Derby's metastore admits one) shared by dbt-spark's session and o
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+import os
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -57,6 +61,7 @@ def run_dbt(
     finally:
         release_after_dbt(project)
         project.forget_manifest()  # dbt rewrote it
+    _record_tests(project, result)
     if isinstance(result.exception, KeyboardInterrupt):
         raise result.exception
     if result.exception is not None:
@@ -73,6 +78,46 @@ def run_dbt(
             f"dbt {command} failed: " + ("; ".join(failed[:5]) or "see dbt's log above") + more
         )
     log.info("dbt %s done in %.1fs", " ".join([command, *args]), time.perf_counter() - clock)
+
+
+# the latest result of every test a dbt invocation of scorehouse ran, beside the manifest:
+# dbt's run_results.json holds only the last invocation (the marts' tests after a cycle)
+TESTS_FILE = "scorehouse_test_results.json"
+
+
+def recorded_tests(project: Project) -> dict[str, dict[str, Any]]:
+    """unique_id -> {name, status, failures, message, model, at} of the tests recorded."""
+    path = project.manifest_path.parent / TESTS_FILE
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        log.warning("%s is not valid JSON: the recorded test results start anew", path)
+        return {}
+
+
+def _record_tests(project: Project, result) -> None:
+    ran = [
+        r
+        for r in getattr(result.result, "results", None) or []
+        if getattr(r.node, "resource_type", None) == "test"
+    ]
+    if not ran:
+        return
+    recorded = recorded_tests(project)
+    at = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+    for r in ran:
+        recorded[r.node.unique_id] = {
+            "name": r.node.name,
+            "status": str(r.status),
+            "failures": r.failures,
+            "message": (str(r.message or "").strip().splitlines() or [""])[0][:300],
+            "model": (getattr(r.node, "attached_node", None) or "").split(".")[-1],
+            "at": at,
+        }
+    path = project.manifest_path.parent / TESTS_FILE
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(json.dumps(recorded, indent=1, sort_keys=True))
+    partial.replace(path)  # atomic: a crash leaves the previous record whole
 
 
 def _failure(result) -> str:

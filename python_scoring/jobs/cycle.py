@@ -4,9 +4,14 @@ features  dbt build --selector <domain>_features (staging, features, labels, tra
           sets, scoring inputs, feature monitoring, with their tests)
 train     the domain's enabled models: every one with --train, else those without a
           usable trained version
+history   with --history N, the N months before the scored month as monthly operation
+          would have run them: per month the models' training sets and scoring inputs
+          rebuilt for it (dbt var score_month), the first month trains (in place of the
+          train stage), every month is scored; then the sets are rebuilt for the month
 score     every enabled model of the domain
 rules     the domain's enabled rule sets (clusters and association rules)
 marts     dbt build --selector <domain>_marts
+report    the HTML report of every domain (python_scoring.report), when a path is given
 
 A stage that fails stops the cycle with one line naming it; later stages do not run (a
 failing dbt test among the features stops it before training). The bank's file jobs run
@@ -22,6 +27,7 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from python_scoring.dbt_runner import dbt_vars, ensure_manifest, run_dbt
 from python_scoring.errors import ScorehouseError
@@ -29,6 +35,7 @@ from python_scoring.jobs import steps
 from python_scoring.mining.rules import monthly_rule_sets
 from python_scoring.project import Project
 from python_scoring.registry import DEFAULT_DOMAIN, load_registry
+from python_scoring.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 STAGE_PREFIX = "scorehouse run:"  # the line that opens each stage on stdout
@@ -55,6 +62,8 @@ def run_cycle(
     quiet: bool = False,
     selection: Selection = Selection(),
     summary: bool = False,
+    history: int = 0,
+    report: Path | None = None,
 ) -> None:
     """Run the stages in order; raise ScorehouseError naming the stage that failed. The
     stages with nothing to do for the domain (no enabled model, no rule set) are left out;
@@ -76,21 +85,47 @@ def run_cycle(
         )
 
     what = ", ".join(models)
+
+    def train_models() -> None:
+        steps.train(project, models, domain, not quiet, only_untrained=not train)
+
+    def score_history() -> None:
+        specs = [load_registry(project)[name] for name in models]
+        sets = [name for spec in specs for name in (spec.training_set, spec.scoring_input)]
+        latest = month or _input_month(project, specs[0])
+        for back in range(history, 0, -1):
+            past = _months_before(latest, back)
+            print(f"{STAGE_PREFIX} history {past}", flush=True)
+            past_vars = dbt_vars(domain, score_month=past.isoformat())
+            run_dbt(project, "build", "--select", *sets, dbt_var=past_vars, quiet=quiet)
+            if back == history:
+                train_models()
+            steps.score(project, models, domain, past, progress=not quiet)
+        run_dbt(project, "build", "--select", *sets, dbt_var=variables, quiet=quiet)
+
     stages: list[tuple[str, str, Callable[[], None]]] = [
         ("features", *build("features", selection.features)),
         (
             "train",
             f"{what}, all retrained" if train else f"{what} without a trained version",
-            lambda: steps.train(project, models, domain, not quiet, only_untrained=not train),
+            train_models,
+        ),
+        (
+            "history",
+            f"{history} month(s) before the scored month, trained at the first",
+            score_history,
         ),
         ("score", what, lambda: steps.score(project, models, domain, month, progress=not quiet)),
         ("rules", ", ".join(rule_sets), lambda: steps.rules(project, list(rule_sets))),
     ]
-    skipped = {"train", "score"} if not models else set()
+    skipped = {"train", "history", "score"} if not models else set()
+    skipped |= {"train"} if history else {"history"}
     skipped |= {"rules"} if not rule_sets else set()
     stages = [stage for stage in stages if stage[0] not in skipped]
     if marts:
         stages.append(("marts", *build("marts", selection.marts)))
+    if report is not None:
+        stages.append(("report", str(report), lambda: steps.report(project, report)))
     clock = time.perf_counter()
     for number, (name, what, action) in enumerate(stages, start=1):
         print(f"{STAGE_PREFIX} [{number}/{len(stages)}] {name}: {what}", flush=True)
@@ -109,3 +144,19 @@ def run_cycle(
     if summary:
         print()
         steps.summary(project, [domain])
+
+
+def _input_month(project: Project, spec) -> dt.date:
+    """The month the scoring input holds (the features stage built it for the scored month)."""
+    relation = project.model(spec.scoring_input)
+    with Warehouse.connect(project) as wh:
+        found = wh.query_arrow(f"select max({spec.month_column}) as m from {relation.sql}")
+    month = found.column(0)[0].as_py()
+    if month is None:
+        raise ScorehouseError(f"{relation} is empty: no month to score history before")
+    return month
+
+
+def _months_before(month: dt.date, months: int) -> dt.date:
+    index = month.year * 12 + month.month - 1 - months
+    return dt.date(index // 12, index % 12 + 1, 1)

@@ -230,6 +230,24 @@ def summary(project: Project, domains: list[str] | None = None) -> None:
         print_summary(project, wh, domains)
 
 
+def report(
+    project: Project,
+    output: Path,
+    domains: list[str] | None = None,
+    month: dt.date | None = None,
+) -> Path:
+    """`scorehouse report`: the HTML report (python_scoring.report) written to `output`."""
+    from python_scoring.report import write_report
+
+    with Warehouse.connect(project) as wh:
+        written = write_report(project, wh, output, domains, month)
+    print(
+        f"report: {written.path} ({written.size / 1e6:.2f} MB, {written.models} model(s), "
+        f"{written.seconds:.1f}s); open it in a browser"
+    )
+    return written.path
+
+
 def scaffold(project: Project, args: argparse.Namespace) -> None:
     """`scorehouse scaffold`: a user's table to a registry model (python_scoring.scaffold)."""
     from python_scoring.files import ReadOptions

@@ -65,6 +65,8 @@ class Built:
         """`scorehouse run ARGS` (the monthly cycle, dbt in-process) in a child process,
         output captured; its stdout split by stage is kept in `stage_logs`."""
         cli = Path(sys.executable).parent / "scorehouse"
+        if "--report" not in args and "--no-report" not in args:  # not into the repository
+            args = (*args, "--report", str(self.root / "report.html"))
         result = subprocess.run(
             [str(cli), *self.cli_args, "run", *args],
             env=self.env,

@@ -18,6 +18,7 @@ from python_scoring.project import Relation
 from python_scoring.warehouse import Warehouse
 
 from .conftest import REPO, make_warehouse, pg_params, postgres_database, query
+from .report.checks import check_run_report
 from .test_contract import contract_mismatches
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
@@ -44,6 +45,10 @@ def test_dbt_builds_and_tests_every_model_on_postgres(pg):
         "('staging', 'intermediate', 'features', 'targets', 'ml', 'marts')",
     )
     assert models >= 30
+
+
+def test_the_run_writes_a_report_that_agrees_with_postgres(pg):
+    check_run_report(pg)
 
 
 def test_ml_tables_have_the_contracts_columns_and_types_on_postgres(pg):

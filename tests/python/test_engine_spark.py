@@ -32,6 +32,7 @@ import pytest
 from python_scoring import contract
 
 from .conftest import REPO, make_warehouse, normalised, postgres_database, query, query_frame
+from .report.checks import check_run_report
 from .test_contract import contract_mismatches, warehouse_columns
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres, pytest.mark.e2e]
@@ -78,6 +79,8 @@ def engines(tmp_path_factory, postgres_server):
                 model,
             )
         engine.marts_log = engine.dbt("build", "--selector", "telco_marts").stdout
+        report = engine.root / "report.html"
+        assert engine.scorehouse("report", "--output", str(report)) == 0, name
     return built
 
 
@@ -150,6 +153,11 @@ def test_the_first_build_on_a_new_spark_warehouse_logs_no_error(engines):
     assert "Completed successfully" in spark.features_log
     assert "TABLE_OR_VIEW_NOT_FOUND" not in output
     assert '"level": "ERROR"' not in output and "Py4JJavaError" not in output
+
+
+def test_each_engines_run_writes_a_report_that_agrees_with_it(engines):
+    for engine in engines.values():
+        check_run_report(engine)
 
 
 def test_dbt_builds_and_tests_every_model_on_every_engine(engines):
