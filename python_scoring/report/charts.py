@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 460, 270
-LEFT, RIGHT, TOP, BOTTOM = 52, 14, 14, 44
+LEFT, RIGHT, TOP, BOTTOM = 52, 14, 32, 44  # the legend above the plot
 SERIES_CLASSES = 6  # s0 .. s5 in the stylesheet
 MAX_MARKERS = 25  # hover markers per series: dense curves get every k-th point
 
@@ -128,15 +128,19 @@ def _axes(
 
 
 def _legend(names: Sequence[str]) -> list[str]:
+    """Above the plot, in up to two rows."""
     if len(names) < 2:
         return []
-    out, x = ['<g class="legend">'], LEFT + 6
+    out, x, y = ['<g class="legend">'], LEFT + 6, 2
     for i, name in enumerate(names):
+        width = 20 + 6.2 * len(name)
+        if x + width > WIDTH - RIGHT and x > LEFT + 6:
+            x, y = LEFT + 6, y + 14
         out.append(
-            f'<rect class="s{i % SERIES_CLASSES}" x="{x}" y="{TOP + 2}" width="10" height="10"/>'
-            f'<text x="{x + 13}" y="{TOP + 11}">{escape(name)}</text>'
+            f'<rect class="s{i % SERIES_CLASSES}" x="{x:.0f}" y="{y}" width="10" height="10"/>'
+            f'<text x="{x + 13:.0f}" y="{y + 9}">{escape(name)}</text>'
         )
-        x += 20 + 6.5 * len(name)
+        x += width
     out.append("</g>")
     return out
 
@@ -243,7 +247,7 @@ def bar_chart(
     row, left = 16, 170
     span = (high - min(low, 0)) or 1
     scale = (WIDTH - left - RIGHT) / span
-    body, y = [], TOP + (18 if len(names) > 1 else 0)  # the legend above the bars
+    body, y = [], TOP
     for i, category in enumerate(categories):
         body.append(
             f'<text x="{left - 6}" y="{y + row * len(names) / 2 + 4:.1f}" text-anchor="end">'

@@ -110,24 +110,26 @@ def _plain(value: Any) -> Any:
 
 
 def _latest_runs(read: _Reader, names: list[str]) -> dict[str, dict[str, Any]]:
+    """The latest training run of each model (as of --month: the latest whose data ended by
+    that month)."""
     runs = read.ml("training_runs")
     listed = ", ".join(sql_literal(n) for n in names) or "''"
-    rows = read.rows(runs, f"select * from {{t}} where model_name in ({listed})")
     latest: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        if read.month and row["finished_at"].date() > _month_end(read.month):
+    for row in read.rows(runs, f"select * from {{t}} where model_name in ({listed})"):
+        if read.month and _last_labelled_month(row) > read.month:
             continue
-        if (
-            row["model_name"] not in latest
-            or row["finished_at"] > latest[row["model_name"]]["finished_at"]
-        ):
+        known = latest.get(row["model_name"])
+        if known is None or row["finished_at"] > known["finished_at"]:
             latest[row["model_name"]] = row
     return latest
 
 
-def _month_end(month: dt.date) -> dt.date:
-    following = (month.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-    return following + dt.timedelta(days=31)  # a run finishes in the month after its month
+def _last_labelled_month(run: dict[str, Any]) -> dt.date:
+    """The last month whose labels a run saw: its out-of-time month, else its last in-time
+    month (as scoring reads it)."""
+    if run["oot_month"] is not None:
+        return run["oot_month"]
+    return max(dt.date.fromisoformat(m) for m in run["train_months"].split(","))
 
 
 def _cards(read: _Reader, specs: list[ModelSpec]) -> list[ModelCard]:
@@ -185,7 +187,8 @@ def _judge(card: ModelCard) -> None:
             ("status_vs_previous", "previous month"),
             ("status_vs_training", "training"),
         ):
-            statuses.append(latest[key])
+            if latest[key] != "n/a":  # a first month has no previous one
+                statuses.append(latest[key])
             if latest[key] in ("warn", "error"):
                 psi = latest[key.replace("status", "psi")]
                 why.append(f"score PSI vs {what} {psi:.3f} ({latest[key]})")

@@ -53,6 +53,12 @@ class Figure:
     reading: str  # what the chart shows, in one line
     chart: Markup | None = None
     table: Table | None = None
+    collapsed: bool = False  # the table under "numbers" even without a chart
+
+    @property
+    def wide(self) -> bool:
+        """A table of many columns spans the page's width."""
+        return self.chart is None and self.table is not None and len(self.table.headers) > 4
 
 
 @dataclass
@@ -147,10 +153,11 @@ def _overview(data: ReportData) -> Section:
                 ["test", "model", "status", "failures", "message", "run at"],
                 [
                     [t["name"], t["model"], t["status"], t["failures"], t["message"], t["at"]]
-                    for t in failing or data.tests[:20]
+                    for t in failing or data.tests
                 ],
                 marked={i for i, t in enumerate(failing)},
             ),
+            collapsed=not failing,  # every test passed: listed under "numbers"
         )
     )
     per_layer: dict[str, int] = defaultdict(int)
@@ -191,7 +198,9 @@ def _overview(data: ReportData) -> Section:
 # ---- model cards ------------------------------------------------------------------------
 
 
-def _card(card: ModelCard) -> Section:
+def _card(card: ModelCard, iv: dict[str, float]) -> Section:
+    """`iv`: the feature_iv mart's IV of each column for the model's scenario (kept input
+    features; training records the IV of dropped and derived ones itself)."""
     spec, run = card.spec, card.run or {}
     name = spec.name
     features = card.json_field("features") or []
@@ -222,7 +231,7 @@ def _card(card: ModelCard) -> Section:
         ],
     )
     blocks: list[Figure | Table] = [facts]
-    feature_rows = [[f, "kept", None] for f in features]
+    feature_rows = [[f, "kept", iv.get(f)] for f in features]
     feature_rows += [[_name(d), "dropped", _iv(d)] for d in dropped]
     feature_rows += [[_name(d), "derived", _iv(d)] for d in derived]
     blocks.append(
@@ -309,28 +318,23 @@ def _curve_figures(card: ModelCard, splits: list[str]) -> list[Figure]:
             )
         )
         gap = max(_curve(card, last, "ks") or [(0.0, 0.0)], key=lambda p: p[1])
+        gains, ks_gap = _curve(card, last, "gains"), _curve(card, last, "ks")
         out.append(
             Figure(
                 f"ks-{name}",
                 "KS curve",
                 f"{_split_label(last)}: positives and negatives captured part most, by "
                 f"{number(gap[1])}, at the top {100 * gap[0]:.0f}% of scores "
-                f"(KS {number(ks[last])}).",
+                f"(KS {', '.join(f'{_split_label(s)} {number(ks[s])}' for s in splits)}).",
                 line_chart(
-                    [
-                        Series("positives captured", _curve(card, last, "gains")),
+                    [Series(f"gap, {_split_label(s)}", _curve(card, s, "ks")) for s in curved]
+                    + [
+                        Series(f"positives, {_split_label(last)}", gains, dashed=True),
                         Series(
-                            "negatives captured",
-                            [
-                                (x, g - k)
-                                for (x, g), (_, k) in zip(
-                                    _curve(card, last, "gains"),
-                                    _curve(card, last, "ks"),
-                                    strict=False,
-                                )
-                            ],
+                            f"negatives, {_split_label(last)}",
+                            [(x, g - k) for (x, g), (_, k) in zip(gains, ks_gap, strict=True)],
+                            dashed=True,
                         ),
-                        Series("gap (KS)", _curve(card, last, "ks"), dashed=True),
                     ],
                     kind="ks",
                     x_label="share of customers by score",
@@ -878,7 +882,10 @@ def _bank(data: ReportData) -> Section | None:
 
 def sections(data: ReportData) -> list[Section]:
     found = [_overview(data), _monitoring(data), _features(data), _bank(data)]
-    cards = [_card(card) for card in data.cards if card.run is not None]
+    iv: dict[str, dict[str, float]] = defaultdict(dict)
+    for r in data.feature_iv:
+        iv[r["scenario"]][r["column_name"]] = r["iv"]
+    cards = [_card(card, iv[card.spec.scenario]) for card in data.cards if card.run is not None]
     return [found[0], *cards, *(s for s in found[1:] if s is not None)]
 
 

@@ -109,19 +109,17 @@ def _score_baseline(run_id: str, model: str, version: str, scores: np.ndarray) -
     )
 
 
+def _key(run_id: str, model: str, version: str, split: str) -> dict[str, str]:
+    """The columns ml.model_metrics and ml.model_curves rows start with."""
+    return {"run_id": run_id, "model_name": model, "model_version": version, "split": split}
+
+
 def metrics_rows(
     run_id: str, model: str, version: str, results: dict[str, dict[str, float]]
 ) -> list[dict]:
     """ml.model_metrics rows (long format): one per split and metric."""
     return [
-        {
-            "run_id": run_id,
-            "model_name": model,
-            "model_version": version,
-            "split": split,
-            "metric": metric,
-            "value": float(value),
-        }
+        {**_key(run_id, model, version, split), "metric": metric, "value": float(value)}
         for split, values in results.items()
         for metric, value in values.items()
     ]
@@ -131,16 +129,8 @@ def curve_rows(
     run_id: str, model: str, version: str, split: str, y: np.ndarray, score: np.ndarray
 ) -> list[dict]:
     """ml.model_curves rows of one split: the points of its curves (metrics.curves)."""
+    key = _key(run_id, model, version, split)
     return [
-        {
-            "run_id": run_id,
-            "model_name": model,
-            "model_version": version,
-            "split": split,
-            "curve": curve,
-            "point": point,
-            "x": x,
-            "y": y_value,
-        }
+        {**key, "curve": curve, "point": point, "x": x, "y": y_value}
         for curve, point, x, y_value in metrics.curves(y, score)
     ]

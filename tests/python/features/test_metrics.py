@@ -105,17 +105,21 @@ def probabilities():
     return y, s
 
 
+# points per curve of a split with at least 10 rows
+CURVE_SIZES = {
+    "roc": 101,
+    "gains": 101,
+    "ks": 101,
+    "calibration": 10,
+    "score_positive": 20,
+    "score_negative": 20,
+}
+
+
 def test_curves_have_their_points(probabilities):
     curves = _by_curve(metrics.curves(*probabilities))
     sizes = {name: len(point) for name, (point, _, _) in curves.items()}
-    assert sizes == {
-        "roc": 101,
-        "gains": 101,
-        "ks": 101,
-        "calibration": 10,
-        "score_positive": 20,
-        "score_negative": 20,
-    }
+    assert sizes == CURVE_SIZES
     assert list(curves["calibration"][0]) == list(range(1, 11))
     assert list(curves["roc"][0]) == list(range(101))
     assert list(curves["score_negative"][0]) == list(range(20))

@@ -18,6 +18,7 @@ from python_scoring.training import plan, report, train
 from python_scoring.warehouse import Warehouse
 
 from ..conftest import query
+from ..features.test_metrics import CURVE_SIZES
 
 pytestmark = pytest.mark.e2e
 ENV = ("DBT_PROFILES_DIR", "SCOREHOUSE_DUCKDB_PATH", "SCOREHOUSE_ARTIFACTS", "SCOREHOUSE_TARGET")
@@ -208,14 +209,7 @@ def test_evaluate_command_on_a_dbt_model_and_its_refusal(warehouse, capsys):
             "where c.split = 'evaluate:all' and m.split = 'evaluate:all' group by c.curve",
         )
     )
-    assert curves == {
-        "roc": 101,
-        "gains": 101,
-        "ks": 101,
-        "calibration": 10,
-        "score_positive": 20,
-        "score_negative": 20,
-    }
+    assert curves == CURVE_SIZES
     missing = ["evaluate", "--model", "churn_lgbm", "--on", "churn_scoring_input"]
     assert warehouse.scorehouse(*missing) == 2
     error = capsys.readouterr().err.strip().splitlines()
