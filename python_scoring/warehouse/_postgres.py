@@ -153,7 +153,11 @@ class PostgresWarehouse(Warehouse):
             read_options=pa_csv.ReadOptions(column_names=schema.names),
             convert_options=pa_csv.ConvertOptions(
                 column_types=schema,
-                strings_can_be_null=True,  # unquoted empty = null, "" = empty string
+                # COPY writes null as an unquoted empty field and an empty string as "":
+                # only that is null (pyarrow's defaults would also null the text NA, n/a,
+                # null, NaN, ...: a category value or the marts' status 'n/a')
+                null_values=[""],
+                strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
                 true_values=["t"],  # how COPY writes booleans
                 false_values=["f"],
