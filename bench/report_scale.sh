@@ -6,7 +6,8 @@
 # out-of-time month and scored for 2025-10 .. 2025-12 (three months of monitoring, two with
 # matured labels), dbt build telco_marts. Then the report: one warm-up and 5 timed runs,
 # the median printed with the file's size; last the ratios LARGE / SMALL. Builds under
-# bench/results/report_<N>/ (deleted first). About 15 minutes at 1,000,000 on 2 cores.
+# bench/results/report_<N>/ (deleted first; REUSE=1 keeps a warehouse built before and only
+# times the report). About 15 minutes at 1,000,000 on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 small=${1:-50000}
@@ -16,6 +17,10 @@ history=(2025-10-01 2025-11-01 2025-12-01)
 source bench/steps.sh
 
 build() {
+    if [ "${REUSE:-0}" = 1 ] && [ -f "bench/results/report_$1/warehouse.duckdb" ]; then
+        echo "warehouse of $1 subscribers: reused (REUSE=1)"
+        return
+    fi
     fresh_bench_warehouse "bench/results/report_$1"
     echo "warehouse of $1 subscribers x $months months (DuckDB)"
     step "dbt parse" $bin/dbt parse --quiet

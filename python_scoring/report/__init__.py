@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from python_scoring.errors import ScorehouseError
 from python_scoring.project import Project
 from python_scoring.report.data import collect
 from python_scoring.report.page import render
@@ -44,10 +45,14 @@ def write_report(
     data = collect(project, wh, domains, month)
     html = render(data).encode("utf-8")
     output = Path(output).resolve()
-    output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.{os.getpid()}")
-    partial.write_bytes(html)
-    partial.replace(output)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(html)
+        partial.replace(output)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise ScorehouseError(f"cannot write the report to {output}: {exc.strerror}") from exc
     seconds = time.perf_counter() - clock
     log.info("report of %d model(s) in %.1fs: %s", len(data.cards), seconds, output)
     return Written(output, len(html), seconds, len(data.cards))

@@ -23,14 +23,13 @@ from python_scoring.warehouse import Warehouse, sql_literal
 # AUC decay of a scored month against the training out-of-time AUC: above WARN a model is
 # 'warn', above ERROR 'error' (PSI statuses come from the score_monitoring mart's bands)
 AUC_DECAY_WARN, AUC_DECAY_ERROR = 0.05, 0.10
-STATUS_ORDER = ["ok", "n/a", "warn", "error"]
+STATUS_ORDER = ["ok", "warn", "error"]
 LAYERS = ["staging", "intermediate", "features", "targets", "ml", "marts"]
 TOP_RULES = 200  # association rules drawn (the strongest by support x confidence)
 
 
 def worst(statuses: list[str]) -> str:
-    known = [s for s in statuses if s in STATUS_ORDER]
-    return max(known, key=STATUS_ORDER.index) if known else "n/a"
+    return max(statuses, key=STATUS_ORDER.index, default="ok")
 
 
 @dataclass
@@ -187,7 +186,7 @@ def _judge(card: ModelCard) -> None:
             ("status_vs_previous", "previous month"),
             ("status_vs_training", "training"),
         ):
-            if latest[key] != "n/a":  # a first month has no previous one
+            if latest[key] in STATUS_ORDER:  # not n/a: a first month has no previous one
                 statuses.append(latest[key])
             if latest[key] in ("warn", "error"):
                 psi = latest[key.replace("status", "psi")]
@@ -203,7 +202,7 @@ def _judge(card: ModelCard) -> None:
                 f"AUC {matured[-1]['auc']:.3f} in {matured[-1]['score_month']} vs "
                 f"{reference:.3f} at training ({band})"
             )
-    card.status, card.status_why = worst(statuses) if statuses else "ok", why
+    card.status, card.status_why = worst(statuses), why
 
 
 def _layers(read: _Reader) -> list[dict[str, Any]]:
@@ -291,6 +290,7 @@ def collect(
         ]
         latest[domain] = max(months) if months else None
     wants = set(domains or shown)
+    entities = {c.spec.entity for c in cards}
     psi_until = read.until("current_month")
     feature_psi = read.rows(
         read.model("feature_psi"),
@@ -317,7 +317,7 @@ def collect(
         latest_month=latest,
         layers=_layers(read),
         tests=_tests(project),
-        composite=_composite(read),
+        composite=[r for r in _composite(read) if r["entity"] in entities],
         feature_psi=feature_psi if "telco" in wants else [],
         feature_iv=feature_iv if "telco" in wants else [],
         feature_profiles=feature_profiles if "telco" in wants else [],

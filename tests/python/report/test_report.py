@@ -197,3 +197,12 @@ def test_an_unknown_domain_is_refused_in_one_line(demo, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no registry model of domain nope" in err[0]
     assert not (demo.root / "x.html").exists()
+
+
+def test_an_unwritable_output_is_refused_in_one_line(demo, capsys):
+    assert demo.scorehouse("report", "--output", "/proc/no/such/report.html") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "scorehouse: error: cannot write the report to /proc/no/such/report.html: "
+        "No such file or directory"
+    ]
