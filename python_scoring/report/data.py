@@ -216,8 +216,8 @@ def _layers(read: _Reader) -> list[dict[str, Any]]:
         layer = node["fqn"][1] if len(node["fqn"]) > 2 else "other"
         relation = Relation(node.get("database"), node["schema"], node.get("alias") or node["name"])
         tables.append((layer, node["name"], relation))
-    for name in sorted(read.project.source_tables("ml")):
-        tables.append(("ml (python_scoring)", name, read.project.source("ml", name)))
+    for name, relation in sorted(read.project.source_tables("ml").items()):
+        tables.append(("ml (python_scoring)", name, relation))
     present = [t for t in tables if read.wh.exists(t[2])]
     if not present:
         return []
@@ -290,22 +290,12 @@ def collect(
         ]
         latest[domain] = max(months) if months else None
     wants = set(domains or shown)
+    telco, bank = "telco" in wants, "bank" in wants
     entities = {c.spec.entity for c in cards}
-    psi_until = read.until("current_month")
-    feature_psi = read.rows(
-        read.model("feature_psi"),
-        f"select column_name, current_month, psi, psi_band from {{t}} where 1 = 1{psi_until} "
-        "order by column_name, current_month",
-    )
-    feature_iv = read.rows(
-        read.model("feature_iv"),
-        "select scenario, column_name, iv, iv_rank from {t} order by scenario, iv_rank",
-    )
-    feature_profiles = read.rows(
-        read.model("feature_profiles"),
-        f"select * from {{t}} where 1 = 1{read.until('month')} order by month, column_name",
-    )
-    bank = "bank" in wants
+
+    def mart(name: str, wanted: bool) -> Relation | None:  # None: nothing is read
+        return read.model(name) if wanted else None
+
     output = project.profile_output
     return ReportData(
         title="scorehouse report",
@@ -318,29 +308,33 @@ def collect(
         layers=_layers(read),
         tests=_tests(project),
         composite=[r for r in _composite(read) if r["entity"] in entities],
-        feature_psi=feature_psi if "telco" in wants else [],
-        feature_iv=feature_iv if "telco" in wants else [],
-        feature_profiles=feature_profiles if "telco" in wants else [],
+        feature_psi=read.rows(
+            mart("feature_psi", telco),
+            "select column_name, current_month, psi, psi_band from {t} "
+            f"where 1 = 1{read.until('current_month')} order by column_name, current_month",
+        ),
+        feature_iv=read.rows(
+            mart("feature_iv", telco),
+            "select scenario, column_name, iv, iv_rank from {t} order by scenario, iv_rank",
+        ),
+        feature_profiles=read.rows(
+            mart("feature_profiles", telco),
+            f"select * from {{t}} where 1 = 1{read.until('month')} order by month, column_name",
+        ),
         clusters=read.rows(
-            read.model("retail_cluster_profiles"), "select * from {t} order by rule_set, cluster"
-        )
-        if bank
-        else [],
+            mart("retail_cluster_profiles", bank), "select * from {t} order by rule_set, cluster"
+        ),
         rules=read.rows(
-            read.ml("association_rules"),
+            read.ml("association_rules") if bank else None,
             "select rule_set, cluster, rule_id, antecedents, consequents, support, confidence, "
             f"lift from {{t}} order by support * confidence desc, rule_id limit {TOP_RULES}",
-        )
-        if bank
-        else [],
+        ),
         cross_sell=read.rows(
-            read.model("cross_sell_recommendations"),
+            mart("cross_sell_recommendations", bank),
             "select rule_set, item, count(*) as customers, "
             "sum(case when recommendation_rank = 1 then 1 else 0 end) as first_choice "
             "from {t} group by rule_set, item order by rule_set, customers desc",
-        )
-        if bank
-        else [],
+        ),
         bank_lists=_bank_lists(read) if bank else [],
     )
 
