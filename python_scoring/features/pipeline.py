@@ -318,16 +318,28 @@ def check_input_types(
     return frame
 
 
+def model_frames(
+    pipeline: Pipeline, frame: pd.DataFrame, where: str = "the scoring input"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows before encoding (the frame the preprocessing step receives: the input's
+    columns as the model reads them, with the derived ones; a reason shows its values) and
+    as the estimator sees them: every fitted step but samplers and the model, after
+    `check_input_types`."""
+    frame = check_input_types(pipeline, frame, where)
+    before = frame
+    for name, step in pipeline.steps[:-1]:
+        if name == "prep":
+            before = frame
+        if not hasattr(step, "fit_resample"):  # samplers apply in fit only
+            frame = step.transform(frame)
+    return before, frame
+
+
 def model_input(
     pipeline: Pipeline, frame: pd.DataFrame, where: str = "the scoring input"
 ) -> pd.DataFrame:
-    """The rows as the estimator sees them: every fitted step but samplers and the model,
-    after `check_input_types`."""
-    frame = check_input_types(pipeline, frame, where)
-    for _, step in pipeline.steps[:-1]:
-        if not hasattr(step, "fit_resample"):
-            frame = step.transform(frame)
-    return frame
+    """The rows as the estimator sees them (model_frames)."""
+    return model_frames(pipeline, frame, where)[1]
 
 
 def feature_names(pipeline: Pipeline) -> list[str]:
