@@ -173,6 +173,28 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
     "association_rule_items": pa.schema([*_RULE_KEY, ("side", _TEXT), ("item", _TEXT)]),
+    # the request log of `scorehouse serve`, one row per scored row of a request (a request
+    # without rows, e.g. an error, one row with row_index null), loaded from the spool
+    # files by serving/ingest.py: a file's rows are its slice (spool_file)
+    "online_requests": pa.schema(
+        [
+            ("request_id", _TEXT),
+            ("received_at", _TIMESTAMP),
+            ("request_month", _DATE),
+            ("endpoint", _TEXT),
+            ("model_name", _TEXT),
+            ("model_version", _TEXT),
+            ("status", _INT),
+            ("latency_ms", _DOUBLE),
+            ("error", _TEXT),
+            ("row_index", _INT),
+            ("entity_id", _TEXT),
+            ("score", _DOUBLE),
+            ("features", _TEXT),
+            ("spool_file", _TEXT),
+            ("ingested_at", _TIMESTAMP),
+        ]
+    ),
 }
 
 

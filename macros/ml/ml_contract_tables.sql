@@ -120,6 +120,23 @@
             ('side', dbt.type_string()),
             ('item', dbt.type_string()),
         ],
+        'online_requests': [
+            ('request_id', dbt.type_string()),
+            ('received_at', dbt.type_timestamp()),
+            ('request_month', 'date'),
+            ('endpoint', dbt.type_string()),
+            ('model_name', dbt.type_string()),
+            ('model_version', dbt.type_string()),
+            ('status', dbt.type_int()),
+            ('latency_ms', type_double()),
+            ('error', dbt.type_string()),
+            ('row_index', dbt.type_int()),
+            ('entity_id', dbt.type_string()),
+            ('score', type_double()),
+            ('features', dbt.type_string()),
+            ('spool_file', dbt.type_string()),
+            ('ingested_at', dbt.type_timestamp()),
+        ],
     }) }}
 {%- endmacro %}
 
@@ -142,12 +159,14 @@
 {#- Spark runs one statement per call, so each statement runs here and the hook itself
     renders nothing. Parquet tables (the format every scorehouse table uses on Spark);
     model_scores is partitioned by (model_name, score_month), so that python_scoring
-    replaces one (model, month) slice with an `insert overwrite ... partition (...)`, and
+    replaces one (model, month) slice with an `insert overwrite ... partition (...)`,
     customer_clusters by rule_set (a rule set's clusters replaced the same way; the two
-    rule tables are small and rewritten whole). Spark moves partition columns to the end
-    of a table's schema: model_scores reads model_version, entity_id, score, reason_*,
-    scored_at, model_name, score_month there (customer_clusters: run_id, entity_id,
-    cluster, clustered_at, rule_set), so write them by column name. Spark has no `add column if not exists`: a table created by
+    rule tables are small and rewritten whole) and online_requests by spool_file (an
+    ingested spool file's rows replaced the same way). Spark moves partition columns to
+    the end of a table's schema: model_scores reads model_version, entity_id, score,
+    reason_*, scored_at, model_name, score_month there (customer_clusters: run_id,
+    entity_id, cluster, clustered_at, rule_set; online_requests: spool_file last), so
+    write them by column name. Spark has no `add column if not exists`: a table created by
     an older scorehouse gets its missing columns from one `add columns` (after its other
     data columns: scoring orders what its executors return by the table's own columns). -#}
 {% macro spark__create_ml_contract_tables() -%}
@@ -156,6 +175,7 @@
         {%- set partitions = {
             'model_scores': ['model_name', 'score_month'],
             'customer_clusters': ['rule_set'],
+            'online_requests': ['spool_file'],
         } -%}
         {%- do run_query('create schema if not exists ' ~ schema) -%}
         {%- for table, columns in ml_contract_columns().items() -%}

@@ -46,7 +46,8 @@
     month's) numeric columns in memory, not the whole relation; the counting pass
     streams. Every CTE here is read once, so no engine recomputes it.
 
-    source: CTE with the columns `aliases` (and `group_column`, when given);
+    source: CTE with the columns `aliases` (and `group_column`, when given: one column,
+    or several joined by ', ', as psi_sides_query groups);
     where: an optional condition selecting the reference rows. -#}
 {% macro threshold_ctes(prefix, source, aliases, bins, group_column=none, where=none) -%}
 {%- set group_select = group_column ~ ', ' if group_column else '' -%}

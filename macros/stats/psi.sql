@@ -152,3 +152,91 @@ psi_result as (
 
 select * from psi_result
 {%- endmacro %}
+
+{#- PSI per group of two sides of one relation, for data that is not one table of months
+    (psi_query): `relation` holds the columns `group_columns`, `side` ('baseline' or
+    'current') and the numeric `value`; each group's current values are compared with its
+    baseline values, binned as psi_query bins (binning.sql: cut points from the group's
+    baseline rows). score_online_vs_batch: online scores against a batch month's.
+
+    Returns one row per group holding both sides: group_columns, baseline_rows,
+    current_rows, psi. The quantiles hold each group's baseline values in memory
+    (threshold_ctes), so a baseline shared by several groups is cut once per group. -#}
+{% macro psi_sides_query(relation, group_columns, value='value', side='side', bins=10) -%}
+{%- set groups = group_columns | join(', ') -%}
+with
+
+psi_sides_source as (
+    select
+        {{ groups }},
+        {{ side }} as psi_side,
+        cast({{ value }} as {{ type_double() }}) as c1
+    from {{ relation }}
+),
+
+{{ threshold_ctes('psi_sides', 'psi_sides_source', ['c1'], bins, group_column=groups,
+                 where="psi_side = 'baseline'") }},
+
+psi_sides_counts as (
+    select
+        {%- for column in group_columns %}
+        psi_sides_source.{{ column }},
+        {%- endfor %}
+        psi_sides_source.psi_side,
+        count(*) as n_rows,
+        count(psi_sides_source.c1) as n_nonnull
+        {%- for j in range(1, bins) %},
+        {{ cumulative_count('psi_sides_source.c1', 'psi_sides_thresholds', 'c1', j) }} as le{{ j }}
+        {%- endfor %}
+    from psi_sides_source
+    inner join psi_sides_thresholds
+        on
+        {%- for column in group_columns %}
+        {{ "and " if not loop.first }}psi_sides_source.{{ column }} = psi_sides_thresholds.{{ column }}
+        {%- endfor %}
+    group by
+        {%- for column in group_columns %}
+        psi_sides_source.{{ column }},
+        {%- endfor %}
+        psi_sides_source.psi_side
+),
+
+psi_sides_shares as (
+    select
+        {{ groups }},
+        psi_side,
+        n_rows
+        {%- for count in bin_counts('le', 'n_rows', 'n_nonnull', bins) %},
+        {{ floored_share(count, 'n_rows') }} as s{{ loop.index0 }}
+        {%- endfor %}
+    from psi_sides_counts
+),
+
+psi_sides_paired as (
+    select
+        {{ groups }},
+        max(case when psi_side = 'baseline' then n_rows end) as baseline_rows,
+        max(case when psi_side = 'current' then n_rows end) as current_rows
+        {%- for i in range(0, bins + 1) %},
+        max(case when psi_side = 'baseline' then s{{ i }} end) as baseline_s{{ i }},
+        max(case when psi_side = 'current' then s{{ i }} end) as current_s{{ i }}
+        {%- endfor %}
+    from psi_sides_shares
+    group by {{ groups }}
+),
+
+psi_sides_result as (
+    select
+        {{ groups }},
+        baseline_rows,
+        current_rows,
+        {%- for i in range(0, bins + 1) %}
+        {{ divergence_term('current_s' ~ i, 'baseline_s' ~ i) }}
+        {{- " +" if not loop.last else " as psi" }}
+        {%- endfor %}
+    from psi_sides_paired
+    where current_rows is not null
+)
+
+select * from psi_sides_result
+{%- endmacro %}

@@ -40,6 +40,8 @@ class ModelCard:
     curves: dict[str, dict[str, list[tuple[float, float]]]] = field(default_factory=dict)
     monitoring: list[dict[str, Any]] = field(default_factory=list)  # score_monitoring rows
     deciles: list[dict[str, Any]] = field(default_factory=list)  # score_deciles rows
+    # score_online_vs_batch rows: the online service's scores against the batch's
+    online: list[dict[str, Any]] = field(default_factory=list)
     status: str = "n/a"
     status_why: list[str] = field(default_factory=list)
 
@@ -161,10 +163,23 @@ def _cards(read: _Reader, specs: list[ModelSpec]) -> list[ModelCard]:
         f"select * from {{t}} where 1 = 1{read.until('score_month')} order by score_month, decile",
     ):
         deciles[row["model_name"]].append(row)
+    online = defaultdict(list)
+    for row in read.rows(
+        read.model("score_online_vs_batch"),
+        f"select * from {{t}} where 1 = 1{read.until('request_month')} "
+        "order by request_month, model_version",
+    ):
+        online[row["model_name"]].append(row)
     cards = []
     for spec in specs:
         run = runs.get(spec.name)
-        card = ModelCard(spec, run, monitoring=monitoring[spec.name], deciles=deciles[spec.name])
+        card = ModelCard(
+            spec,
+            run,
+            monitoring=monitoring[spec.name],
+            deciles=deciles[spec.name],
+            online=online[spec.name],
+        )
         if run is not None:
             card.metrics = {k: dict(v) for k, v in metrics[run["run_id"]].items()}
             card.curves = {s: dict(c) for s, c in curves[run["run_id"]].items()}
@@ -278,7 +293,7 @@ def collect(
             known = ", ".join(sorted({s.domain for s in specs}))
             raise ScorehouseError(f"no registry model of domain {unknown[0]} (domains: {known})")
         specs = [s for s in specs if s.domain in domains]
-    cards = [c for c in _cards(read, specs) if c.run is not None or c.monitoring]
+    cards = [c for c in _cards(read, specs) if c.run is not None or c.monitoring or c.online]
     shown = sorted({c.spec.domain for c in cards} | set(domains or []))
     latest: dict[str, dt.date | None] = {}
     for domain in shown:

@@ -586,6 +586,7 @@ def _monitoring(data: ReportData) -> Section | None:
                     ),
                 )
             )
+    blocks += [_online_vs_batch(card) for card in data.cards if card.online]
     for entity in sorted({r["entity"] for r in data.composite}):
         rows = [r for r in data.composite if r["entity"] == entity]
         months = sorted({str(r["score_month"]) for r in rows})
@@ -626,9 +627,81 @@ def _monitoring(data: ReportData) -> Section | None:
         "monitoring",
         "Monitoring over months",
         "Score stability (PSI with its warn and error bands) and accuracy once "
-        "labels mature, per model and scored month (marts score_monitoring, "
-        "score_deciles, composite_scores).",
+        "labels mature, per model and scored month, and the online service's scores "
+        "against the batch's (marts score_monitoring, score_deciles, score_online_vs_batch, "
+        "composite_scores).",
         blocks,
+    )
+
+
+def _online_vs_batch(card: ModelCard) -> Figure:
+    """The score_online_vs_batch rows of a model: PSI of the online scores against the
+    batch scores of the same version per request month (one series per version), with
+    the rows scored online and the batch month compared with."""
+    name, rows = card.spec.name, card.online
+    months = sorted({str(r["request_month"]) for r in rows})
+    versions = sorted({r["model_version"] for r in rows})
+    latest = [r for r in rows if str(r["request_month"]) == months[-1]]
+    reading = "; ".join(
+        f"{r['model_version']}: {number(r['online_rows'])} rows scored online, PSI vs "
+        + (
+            f"the {r['batch_month']} batch {number(r['psi_vs_batch'])} ({r['status_vs_batch']})"
+            if r["batch_month"] is not None
+            else "batch n/a (no batch scores of this version)"
+        )
+        for r in latest
+    )
+    return Figure(
+        f"online-{name}",
+        f"{name}: online scores against batch scores",
+        f"{months[-1]}: {reading}.",
+        line_chart(
+            [
+                Series(
+                    version,
+                    [
+                        (months.index(str(r["request_month"])), r["psi_vs_batch"])
+                        for r in rows
+                        if r["model_version"] == version
+                    ],
+                )
+                for version in versions
+            ],
+            kind="psi-online",
+            x_label="request month",
+            y_label="PSI online vs batch",
+            x_names=months,
+            bands=PSI_BANDS,
+        ),
+        Table(
+            f"online-{name}",
+            [
+                "request month",
+                "version",
+                "online rows",
+                "online mean score",
+                "batch month",
+                "batch rows",
+                "batch mean score",
+                "PSI vs batch",
+                "status",
+            ],
+            [
+                [
+                    r["request_month"],
+                    r["model_version"],
+                    r["online_rows"],
+                    r["online_mean_score"],
+                    r["batch_month"],
+                    r["batch_rows"],
+                    r["batch_mean_score"],
+                    r["psi_vs_batch"],
+                    r["status_vs_batch"],
+                ]
+                for r in rows
+            ],
+            marked={i for i, r in enumerate(rows) if r["status_vs_batch"] == "error"},
+        ),
     )
 
 

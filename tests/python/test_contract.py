@@ -144,6 +144,14 @@ def test_the_macro_creates_the_contracts_tables(fresh):
     scores = warehouse_columns(fresh)["model_scores"]
     assert {"reason_5", "reason_5_value", "reason_5_contribution"} <= scores.keys()
     assert (scores["reason_1_value"], scores["reason_1_contribution"]) == ("VARCHAR", "DOUBLE")
+    # the service's request log (serving/ingest.py), on Spark partitioned by spool_file
+    requests = warehouse_columns(fresh)["online_requests"]
+    assert [requests[c] for c in ("received_at", "request_month", "status", "score")] == [
+        "TIMESTAMP",
+        "DATE",
+        "INTEGER",
+        "DOUBLE",
+    ]
 
 
 @pytest.mark.postgres
