@@ -314,6 +314,43 @@ def _parser() -> argparse.ArgumentParser:
         "or the file's name without its extension)",
     )
 
+    snapshot = sub.add_parser(
+        "snapshot",
+        help="export what `scorehouse serve` serves (verified versions, the latest scoring "
+        "input, batch and composite scores) as files; the monthly run writes one",
+    )
+    snapshot.add_argument("--domain", default=DEFAULT_DOMAIN, help="telco, bank, or own table")
+    serve = sub.add_parser(
+        "serve",
+        help="the online scoring service (HTTP, OpenAPI at /docs) on the domain's snapshot",
+    )
+    serve.add_argument("--domain", default=DEFAULT_DOMAIN, help="telco, bank, or own table")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="processes (default: 1; about one per core)"
+    )
+    serve.add_argument(
+        "--spool",
+        type=Path,
+        help="request log directory (default: $SCOREHOUSE_SPOOL, else <project>/spool)",
+    )
+    serve.add_argument(
+        "--spool-fsync",
+        action="store_true",
+        help="fsync every request line (survives power loss; ~0.1-0.3 ms per request)",
+    )
+    serve.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="predict with LightGBM itself instead of the lleaves-compiled trees",
+    )
+    ingest = sub.add_parser(
+        "ingest-requests",
+        help="load the service's request log into ml.online_requests (then build the marts)",
+    )
+    ingest.add_argument("--spool", type=Path, help="request log directory (as for serve)")
+
     sub.add_parser("check", help="validate the registry and list its models")
     summary = sub.add_parser(
         "summary",
@@ -393,6 +430,11 @@ def _commands() -> dict[str, Callable[[Project, argparse.Namespace], None]]:
             report=None if a.no_report or a.no_marts else a.report,
         ),
         "report": lambda p, a: steps.report(p, a.output, [a.domain] if a.domain else None, a.month),
+        "snapshot": lambda p, a: steps.snapshot(p, a.domain),
+        "serve": lambda p, a: steps.serve(
+            p, a.domain, a.host, a.port, a.workers, a.spool, a.spool_fsync, not a.no_compile
+        ),
+        "ingest-requests": lambda p, a: steps.ingest_requests(p, a.spool),
     }
 
 
@@ -408,6 +450,8 @@ _READ_THE_MANIFEST = {
     "export",
     "evaluate",
     "report",
+    "snapshot",
+    "ingest-requests",
 }
 
 

@@ -10,7 +10,10 @@ history   with --history N, the N months before the scored month as monthly oper
           train stage), every month is scored; then the sets are rebuilt for the month
 score     every enabled model of the domain
 rules     the domain's enabled rule sets (clusters and association rules)
+requests  the online service's request log into ml.online_requests (when its spool
+          directory exists: scorehouse ingest-requests)
 marts     dbt build --selector <domain>_marts
+snapshot  what `scorehouse serve` serves, as files (scoring.snapshot)
 report    the HTML report of every domain (python_scoring.report), when a path is given
 
 A stage that fails stops the cycle with one line naming it; later stages do not run (a
@@ -122,8 +125,14 @@ def run_cycle(
     skipped |= {"train"} if history else {"history"}
     skipped |= {"rules"} if not rule_sets else set()
     stages = [stage for stage in stages if stage[0] not in skipped]
+    whole = selection == Selection()  # a domain's month, not a bank file job
+    spool = steps.spool_dir(project, None)
+    if marts and whole and models and spool.is_dir():
+        stages.append(("requests", str(spool), lambda: steps.ingest_requests(project, None)))
     if marts:
         stages.append(("marts", *build("marts", selection.marts)))
+    if whole and models:
+        stages.append(("snapshot", domain, lambda: steps.snapshot(project, domain)))
     if report is not None:
         stages.append(("report", str(report), lambda: steps.report(project, report)))
     clock = time.perf_counter()

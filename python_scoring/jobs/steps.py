@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -246,6 +247,97 @@ def report(
         f"{written.seconds:.1f}s); open it in a browser"
     )
     return written.path
+
+
+def snapshot(project: Project, domain: str) -> Path:
+    """`scorehouse snapshot`: what the online service serves, as files (scoring.snapshot)."""
+    from python_scoring.scoring.snapshot import write_snapshot
+
+    with Warehouse.connect(project) as wh:
+        written = write_snapshot(project, wh, domain)
+    for m in written.models.values():
+        print(f"snapshot {domain}: {m.name} {m.version}, {m.month:%Y-%m}, {m.rows:,} rows")
+    print(f"snapshot: {written.path}")
+    return written.path
+
+
+def spool_dir(project: Project, given: Path | None) -> Path:
+    """The service's request log: --spool, else $SCOREHOUSE_SPOOL, else <project>/spool."""
+    return given or Path(os.environ.get("SCOREHOUSE_SPOOL", project.project_dir / "spool"))
+
+
+def serve(
+    project: Project,
+    domain: str,
+    host: str,
+    port: int,
+    workers: int,
+    spool: Path | None,
+    fsync: bool,
+    compile_trees: bool = True,
+) -> None:
+    """`scorehouse serve`: the online service (serving.app) under uvicorn. The snapshot is
+    loaded and verified here first, so a problem is one line before any socket opens."""
+    import tempfile
+
+    import uvicorn
+
+    from python_scoring.serving.app import Settings, create_app
+    from python_scoring.serving.state import load_state
+
+    if workers < 1:
+        raise ScorehouseError(f"--workers must be >= 1, got {workers}")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # one request, one thread: no pool wake-ups
+    state = load_state(project, domain, compile_trees)
+    settings = Settings(
+        project.project_dir,
+        domain,
+        spool_dir(project, spool),
+        fsync,
+        workers,
+        os.getpid() if workers > 1 else None,
+        compile_trees,
+    )
+    options: dict = {
+        "host": host,
+        "port": port,
+        "access_log": False,  # every request is in the spool and the metrics
+        "timeout_graceful_shutdown": 30,
+        "log_level": "info",
+    }
+    print(
+        f"serving {', '.join(state.models)} ({domain}, snapshot {state.snapshot.path.name}) "
+        f"on http://{host}:{port} (OpenAPI: /docs); requests logged in {settings.spool_dir}",
+        flush=True,
+    )
+    if workers == 1:
+        uvicorn.run(create_app(settings, state), **options)
+        return
+    del state  # each worker loads its own
+    os.environ.update(settings.environ())
+    metrics_dir = tempfile.mkdtemp(prefix="scorehouse-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    uvicorn.run(
+        "python_scoring.serving.app:create_app",
+        factory=True,
+        workers=workers,
+        # a worker loads its models before it is ready: a restart (SIGHUP) waits for it
+        timeout_worker_healthcheck=300,
+        **options,
+    )
+
+
+def ingest_requests(project: Project, spool: Path | None) -> None:
+    """`scorehouse ingest-requests`: the service's request log into ml.online_requests."""
+    from python_scoring.serving.ingest import ingest_requests as ingest
+
+    with Warehouse.connect(project) as wh:
+        result = ingest(project, wh, spool_dir(project, spool))
+    print(
+        f"ingest-requests: {result.files} file(s), {result.lines:,} request(s), "
+        f"{result.rows:,} row(s) into ml.online_requests"
+        + (f"; {result.bad_lines} unreadable line(s) skipped" if result.bad_lines else "")
+    )
 
 
 def scaffold(project: Project, args: argparse.Namespace) -> None:

@@ -235,6 +235,8 @@ def make_warehouse(root: Path, target: str = "duckdb", **env: str) -> Built:
         "SCOREHOUSE_ARTIFACTS": str(root / "artifacts"),
         "SCOREHOUSE_TARGET": target,
         "SCOREHOUSE_LOG_DIR": str(root / "logs"),
+        "SCOREHOUSE_SNAPSHOTS": str(root / "snapshots"),
+        "SCOREHOUSE_SPOOL": str(root / "spool"),
         **env,
     }
     return Built(root, env)

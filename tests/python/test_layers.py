@@ -16,8 +16,9 @@ LAYERS = [
     ["registry", "artifacts", "contract", "tracking"],
     ["warehouse", "dbt_runner"],  # dbt in-process prepares and releases the engines
     ["features"],
-    # scaffold reads via load; report reads the warehouse only
-    ["training", "scoring", "mining", "load", "synthetic", "scaffold", "report"],
+    # scaffold reads via load; report reads the warehouse only; serving scores as scoring
+    # does, by calling it
+    ["training", "scoring", "mining", "load", "synthetic", "scaffold", "report", "serving"],
     ["jobs"],
     ["cli"],
 ]

@@ -30,7 +30,14 @@ def test_a_failing_dbt_test_in_the_features_stage_stops_the_run_before_training(
 
 def test_the_telco_month_ran_every_stage_in_order(warehouse):
     # telco has no rule set: no rules stage
-    assert list(warehouse.stage_logs) == ["features", "train", "score", "marts", "report"]
+    assert list(warehouse.stage_logs) == [
+        "features",
+        "train",
+        "score",
+        "marts",
+        "snapshot",
+        "report",
+    ]
     scored = query(
         warehouse, "select model_name, count(*) from ml.model_scores group by 1 order by 1"
     )

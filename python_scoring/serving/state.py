@@ -1,0 +1,232 @@
+"""What the service serves, built off to the side from a snapshot (scoring.snapshot) and
+swapped in whole: per model the verified artifact as batch scoring loads it, the month's
+scoring input memory-mapped with an id index, the baseline's bin edges; the batch and
+composite scores for GET /v1/customers/{id}."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from python_scoring import artifacts
+from python_scoring.errors import ScorehouseError
+from python_scoring.features.stats import assign_bins
+from python_scoring.project import Project
+from python_scoring.scoring.snapshot import ModelSnapshot, Snapshot, read_snapshot
+from python_scoring.scoring.task import ScoringModel, scored_table, scoring_model
+from python_scoring.warehouse import to_pandas
+
+log = logging.getLogger(__name__)
+
+SAMPLE_ROWS = 1000  # scoring-input rows a model is warmed and its row path verified on
+
+
+def _mapped(path) -> pa.Table:
+    """An Arrow IPC file, memory-mapped (zero copy; workers share the page cache)."""
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def _ids(table: pa.Table, column: str) -> pd.Index:
+    """Ids as text, converted as batch scoring converts them (scored_table's astype(str))."""
+    return pd.Index(to_pandas(table.select([column]))[column].astype(str))
+
+
+@dataclass
+class ServedModel:
+    snap: ModelSnapshot
+    scoring: ScoringModel
+    schema: pa.Schema  # the scoring input's columns (id + features), as the warehouse typed them
+    inputs: pa.Table
+    index: pd.Index  # id text -> row of `inputs`
+    cuts: np.ndarray
+
+    @property
+    def name(self) -> str:
+        return self.snap.name
+
+    def rows_of(self, ids: list[str]) -> pa.Table:
+        """The scoring-input rows of these ids (KeyError naming the first unknown)."""
+        positions = self.index.get_indexer(ids)
+        missing = [i for i, p in zip(ids, positions, strict=True) if p < 0]
+        if missing:
+            raise KeyError(missing[0])
+        return self.inputs.take(pa.array(positions))
+
+    def score(self, table: pa.Table) -> list[dict[str, Any]]:
+        """Rows of the scoring input (a table of its own: to_pandas consumes it) -> per row
+        what batch scoring writes, with the baseline bin and decile (1 = the top 10 %)."""
+        scored = scored_table(to_pandas(table), self.scoring, {})
+        return self.rows(scored)
+
+    def rows(self, scored: pa.Table) -> list[dict[str, Any]]:
+        scores = scored.column("score").to_numpy(zero_copy_only=False)
+        bins = assign_bins(scores, self.cuts)
+        out = []
+        k = self.scoring.n_reasons
+        records = scored.to_pylist()
+        for record, bin_ in zip(records, bins, strict=True):
+            reasons = [
+                {
+                    "feature": record[f"reason_{i}"],
+                    "value": record[f"reason_{i}_value"],
+                    "contribution": record[f"reason_{i}_contribution"],
+                }
+                for i in range(1, k + 1)
+                if record.get(f"reason_{i}") is not None
+            ]
+            out.append(
+                {
+                    "entity_id": record["entity_id"],
+                    "score": record["score"],
+                    "baseline_bin": int(bin_),
+                    "decile": len(self.cuts) + 1 - int(bin_),
+                    "reasons": reasons,
+                }
+            )
+        return out
+
+
+@dataclass
+class State:
+    snapshot: Snapshot
+    models: dict[str, ServedModel]
+    scores: pa.Table  # ml.model_scores of each model's latest month, ordered by id text
+    scores_index: pd.Index  # monotonic: get_loc gives a slice
+    composite: pa.Table | None
+    composite_index: pd.Index | None
+    loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    def customer(self, entity_id: str) -> dict[str, Any] | None:
+        """The id's latest batch scores (every served model) and composite scores."""
+        rows = _slice(self.scores, self.scores_index, entity_id)
+        composite = (
+            _slice(self.composite, self.composite_index, entity_id)
+            if self.composite is not None
+            else []
+        )
+        if not rows and not composite:
+            return None
+        scores = []
+        for record in rows:
+            n = sum(1 for c in record if c.endswith("_contribution"))
+            reasons = [
+                {
+                    "feature": record[f"reason_{i}"],
+                    "value": record[f"reason_{i}_value"],
+                    "contribution": record[f"reason_{i}_contribution"],
+                }
+                for i in range(1, n + 1)
+                if record[f"reason_{i}"] is not None
+            ]
+            scores.append(
+                {
+                    "model": record["model_name"],
+                    "version": record["model_version"],
+                    "month": record["score_month"],
+                    "score": record["score"],
+                    "reasons": reasons,
+                }
+            )
+        return {
+            "entity_id": entity_id,
+            "scores": scores,
+            "composite": [
+                {
+                    "entity": c["entity"],
+                    "month": c["score_month"],
+                    "composite_score": c["composite_score"],
+                    "models_scored": c["models_scored"],
+                    "weight_coverage": c["weight_coverage"],
+                    "rank": c["score_rank"],
+                    "decile": c["score_decile"],
+                }
+                for c in composite
+            ],
+        }
+
+
+def _slice(table: pa.Table, index: pd.Index, key: str) -> list[dict[str, Any]]:
+    try:
+        where = index.get_loc(key)
+    except KeyError:
+        return []
+    if isinstance(where, slice):
+        return table.slice(where.start, where.stop - where.start).to_pylist()
+    return table.take(pa.array([where])).to_pylist()
+
+
+def _sorted_by_id(table: pa.Table, column: str) -> tuple[pa.Table, pd.Index]:
+    ids = _ids(table, column)
+    order = np.argsort(ids.to_numpy(), kind="stable")
+    return table.take(pa.array(order)), pd.Index(ids.to_numpy()[order])
+
+
+def _served(
+    project: Project, snapshot: Snapshot, snap: ModelSnapshot, compile_trees: bool
+) -> ServedModel:
+    """Verify and load the artifact (sha256 of its files against the digest the snapshot
+    copied from ml.training_runs, library versions; before anything is unpickled), map the
+    input, warm the predictor and verify the row path on the month's first rows."""
+    artifact, pipeline = artifacts.load(
+        project.artifacts_dir,
+        snap.name,
+        snap.version,
+        expected=snap.digest,
+        record=f"ml.training_runs (copied into snapshot {snapshot.path})",
+    )
+    if list(artifact.metadata.get("features", [])) != snap.features:
+        raise ScorehouseError(
+            f"snapshot {snapshot.path} lists other features for {snap.name} {snap.version} "
+            "than its artifact: write a new snapshot (`scorehouse snapshot`)"
+        )
+    inputs = _mapped(snapshot.input_file(snap.name))
+    missing = [c for c in [snap.entity_id, *snap.features] if c not in inputs.column_names]
+    if missing:
+        raise ScorehouseError(f"{snapshot.input_file(snap.name)} lacks {', '.join(missing)}")
+    sample = to_pandas(inputs.slice(0, SAMPLE_ROWS))
+    scoring = scoring_model(
+        artifact, pipeline, snap.entity_id, snap.n_reasons, compile_trees, sample=sample
+    )
+    scored_table(to_pandas(inputs.slice(0, SAMPLE_ROWS)), scoring, {})  # warm (and self-check)
+    return ServedModel(
+        snap,
+        scoring,
+        inputs.schema,
+        inputs,
+        _ids(inputs, snap.entity_id),
+        np.asarray(snap.cuts, dtype=np.float64),
+    )
+
+
+def load_state(project: Project, domain: str, compile_trees: bool = True) -> State:
+    """A complete new state from the domain's CURRENT snapshot (ScorehouseError when it
+    cannot be built: the caller keeps serving the old one)."""
+    clock = time.perf_counter()
+    snapshot = read_snapshot(project, domain)
+    models = {
+        name: _served(project, snapshot, snap, compile_trees)
+        for name, snap in snapshot.models.items()
+    }
+    scores, scores_index = _sorted_by_id(_mapped(snapshot.scores_file), "entity_id")
+    composite = composite_index = None
+    if snapshot.composite_file is not None:
+        composite, composite_index = _sorted_by_id(_mapped(snapshot.composite_file), "entity_id")
+    log.info(
+        "serving %s in %.1fs: %s",
+        snapshot.path,
+        time.perf_counter() - clock,
+        ", ".join(
+            f"{m.name} {m.snap.version} ({m.scoring.predictor.method}"
+            f"{', row path' if m.scoring.rows is not None else ''})"
+            for m in models.values()
+        ),
+    )
+    return State(snapshot, models, scores, scores_index, composite, composite_index)
