@@ -39,7 +39,7 @@ def _ids(table: pa.Table, column: str) -> pd.Index:
     return pd.Index(to_pandas(table.select([column]))[column].astype(str))
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: the service keys its batchers by model
 class ServedModel:
     snap: ModelSnapshot
     scoring: ScoringModel
@@ -68,7 +68,7 @@ class ServedModel:
 
     def rows(self, scored: pa.Table) -> list[dict[str, Any]]:
         scores = scored.column("score").to_numpy(zero_copy_only=False)
-        bins = assign_bins(scores, self.cuts)
+        bins = np.searchsorted(self.cuts, scores, side="left")  # assign_bins, checked at load
         out = []
         k = self.scoring.n_reasons
         records = scored.to_pylist()
@@ -191,18 +191,25 @@ def _served(
     missing = [c for c in [snap.entity_id, *snap.features] if c not in inputs.column_names]
     if missing:
         raise ScorehouseError(f"{snapshot.input_file(snap.name)} lacks {', '.join(missing)}")
+    estimator = pipeline.named_steps["model"]
+    if "n_jobs" in estimator.get_params():
+        # a request is a few rows: a thread pool per call (a forest's trees) costs more
+        # than it saves; workers, one per core, use the cores
+        estimator.set_params(n_jobs=1)
     sample = to_pandas(inputs.slice(0, SAMPLE_ROWS))
     scoring = scoring_model(
         artifact, pipeline, snap.entity_id, snap.n_reasons, compile_trees, sample=sample
     )
     scored_table(to_pandas(inputs.slice(0, SAMPLE_ROWS)), scoring, {})  # warm (and self-check)
+    cuts = np.asarray(snap.cuts, dtype=np.float64)
+    assign_bins(cuts, cuts)  # edges training's binning accepts (ascending, finite)
     return ServedModel(
         snap,
         scoring,
         inputs.schema,
         inputs,
         _ids(inputs, snap.entity_id),
-        np.asarray(snap.cuts, dtype=np.float64),
+        cuts,
     )
 
 
