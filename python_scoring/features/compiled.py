@@ -61,7 +61,9 @@ class CompiledLightGBM(Predictor):
         self.checked = False
 
     def predict(self, features: Any) -> np.ndarray:
-        values = np.ascontiguousarray(np.asarray(features, dtype="float64"))
+        if hasattr(features, "to_numpy"):  # np.asarray of a frame costs ~45 us, this ~2
+            features = features.to_numpy(dtype=np.float64)
+        values = np.ascontiguousarray(features, dtype=np.float64)
         threads = THREADS if len(values) >= THREADED_ROWS else 1
         fast = self.compiled.predict(values, n_jobs=threads)
         if not self.checked:

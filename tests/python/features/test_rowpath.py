@@ -83,11 +83,9 @@ def pipelines():
     return fitted
 
 
-@pytest.fixture(scope="module")
-def scoring():
-    """Scoring-input rows as the service receives them (dicts, typed by the input's Arrow
-    schema): the batch, and each row as its own frame (an int32 stays int32 unless null,
-    a boolean with a null arrives as Python objects)."""
+def _request_rows() -> list[dict]:
+    """Scoring-input rows as the service receives them (JSON objects, typed by the input's
+    Arrow schema), with the values that test conversions: nulls, an unseen category, a / 0."""
     X, _ = training(150, 2)
     rows = pa.Table.from_pandas(X.assign(id=np.arange(150) + 1000), schema=SCHEMA).to_pylist()
     rows[0].update(plan="ultra", flag=None, tenure=None)  # unseen category, nulls
@@ -98,6 +96,15 @@ def scoring():
         rows[i]["flag"] = None
     for i in range(5, 150, 11):
         rows[i]["plan"] = None
+    return rows
+
+
+@pytest.fixture(scope="module")
+def scoring():
+    """The request rows as batch scoring converts them: the batch, and each row as its own
+    frame (an int32 stays int32 unless null, a boolean with a null arrives as Python
+    objects)."""
+    rows = _request_rows()
     batch = to_pandas(pa.Table.from_pylist(rows, schema=SCHEMA))
     singles = [to_pandas(pa.Table.from_pylist([row], schema=SCHEMA)) for row in rows]
     return batch, singles
@@ -210,9 +217,10 @@ def test_scored_single_rows_equal_the_scored_batch(pipelines, scoring, kind, tmp
         return model.rows(frame)
 
     spied = dataclasses.replace(model, rows=rows)
-    whole = scored_table(batch, spied, {}).to_pylist()
+    big = pd.concat([batch] * (ROW_PATH_ROWS // len(batch) + 1), ignore_index=True)
+    whole = scored_table(big, spied, {}).to_pylist()[: len(batch)]
     assert calls == []  # more than ROW_PATH_ROWS rows: the pipeline
-    scored_table(batch.head(ROW_PATH_ROWS), spied, {})
+    scored_table(big.head(ROW_PATH_ROWS), spied, {})
     assert calls == [ROW_PATH_ROWS]
     for i, want in enumerate(whole):
         _same(scored_table(batch.iloc[[i]], spied, {}).to_pylist()[0], want)
@@ -225,6 +233,48 @@ def test_scored_single_rows_equal_the_scored_batch(pipelines, scoring, kind, tmp
         _same(got, scored_table(single, pipeline_only, {}).to_pylist()[0])
         reasons += sum(got[f"reason_{k}_value"] is not None for k in range(1, K + 1))
     assert len(calls) == 1 + 2 * len(whole) and reasons > len(singles)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_request_rows_and_arrow_tables_score_as_batch_frames(pipelines, kind, tmp_path):
+    """The service's inputs (a request's Rows, by-id Arrow tables) skip pandas on the row
+    path and score as the same rows converted as batches are; values the row path was
+    not written for fall back (a boolean with a null: Rows -> Arrow -> pandas)."""
+    rows = _request_rows()
+    sample = pa.Table.from_pylist(rows, schema=SCHEMA)  # what the service verifies on
+    model = _model(pipelines[kind], sample, tmp_path)
+    assert model.rows is not None
+    seen = []
+
+    def spy(frame):
+        got = model.rows(frame)
+        seen.append((type(frame).__name__, got is not None))
+        return got
+
+    spied = dataclasses.replace(model, rows=spy)
+    for i, row in enumerate(rows):
+        want = scored_table(to_pandas(pa.Table.from_pylist([row], schema=SCHEMA)), model, {})
+        want = want.to_pylist()[0]
+        assert want["entity_id"] == str(1000 + i)
+        seen.clear()
+        _same(scored_table(rowpath.Rows([row], SCHEMA, "id"), spied, {}).to_pylist()[0], want)
+        if row["flag"] is None:  # declined until pandas turns the boolean into floats
+            assert seen == [("Rows", False), ("Table", False), ("DataFrame", True)], i
+        else:
+            assert seen == [("Rows", True)], i
+        arrow = pa.Table.from_pylist([row], schema=SCHEMA)
+        _same(scored_table(arrow, model, {}).to_pylist()[0], want)
+    # a few rows together, and a row without id named by its position
+    several = [dict(r) for r in rows[8:13]]
+    del several[2]["id"]
+    got = scored_table(rowpath.Rows(several, SCHEMA, "id"), model, {}).to_pylist()
+    want = scored_table(to_pandas(pa.Table.from_pylist(rows[8:13], schema=SCHEMA)), model, {})
+    assert [r["entity_id"] for r in got] == ["1008", "1009", "2", "1011", "1012"]
+    for g, w in zip(got, want.to_pylist(), strict=True):
+        _same({**g, "entity_id": w["entity_id"]}, w)
+    # a value the column's type cannot hold: the error names the column, as Arrow's would
+    with pytest.raises(ValueError, match=r"^tenure: not a int32 value"):
+        scored_table(rowpath.Rows([{**rows[3], "tenure": 2**40}], SCHEMA, "id"), model, {})
 
 
 def _same(got: dict, want: dict) -> None:
