@@ -27,9 +27,7 @@ import sys
 import time
 import uuid
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, NotRequired
 
@@ -45,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from typing_extensions import TypedDict
 
 from python_scoring.errors import ScorehouseError
+from python_scoring.features.rowpath import Rows
 from python_scoring.project import Project
 from python_scoring.serving import metrics
 from python_scoring.serving.spool import Spool
@@ -54,7 +53,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 32 * 2**20  # above what MAX_ROWS rows take: rows are refused by count first
 MAX_ROWS = 5_000
-BATCH_ROWS = 64  # rows scored together at most (the row path's limit: ROW_PATH_ROWS)
+BATCH_ROWS = 64  # requests' rows scored together at most (a bigger request: alone)
 API_KEY_HEADER = "X-API-Key"
 
 
@@ -172,44 +171,23 @@ def request_model(served: ServedModel) -> type[BaseModel]:
     )
 
 
-def _arrow_rows(served: ServedModel, rows: list[dict[str, Any]]) -> pa.Table:
-    """Request rows as batch scoring reads the scoring input: the snapshot's column types."""
-    snap = served.snap
-    columns = {}
-    for field in served.schema:
-        if field.name == snap.entity_id:
-            continue
-        values = [row[field.name] for row in rows]
-        if pa.types.is_decimal(field.type):
-            values = [None if v is None else Decimal(str(v)) for v in values]
-        elif pa.types.is_floating(field.type):
-            values = [None if v is None else float(v) for v in values]
-        try:
-            columns[field.name] = pa.array(values, field.type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, OverflowError) as exc:
-            raise HTTPException(422, f"{field.name}: not a {field.type} value ({exc})") from None
-    ids = [row.get(snap.entity_id) for row in rows]
-    columns[snap.entity_id] = pa.array(
-        [str(i) if v is None else str(v) for i, v in enumerate(ids)], pa.string()
-    )
-    return pa.table(columns)
-
-
 # ---- scoring requests together -------------------------------------------------------------
 class _Batcher:
     """Requests to one model that arrive while it is scoring are scored together in one
-    call, as one batch (a call's cost is mostly per call, not per row: ~2-3 ms for 1 row,
+    call, as one batch (a call's cost is mostly per call, not per row: ~1 ms for 1 row,
     little more for 64). A request arriving to an idle model is scored at once: batching
     adds no wait at low load, and under load it raises what a worker can answer. Scoring
-    runs in one thread per process, so the event loop goes on reading requests meanwhile.
-    A batch that fails is scored request by request, so one bad request fails alone."""
+    runs in the event loop itself: a millisecond of numpy work gains nothing from a
+    thread, which would cost a hand-over and the wait for the GIL (up to its 5 ms switch
+    interval) on every request. A batch that fails is scored request by request, so one
+    bad request fails alone."""
 
-    def __init__(self, found: ServedModel, limiter: anyio.CapacityLimiter) -> None:
-        self.found, self.limiter = found, limiter
-        self.waiting: list[tuple[pa.Table, asyncio.Future]] = []
+    def __init__(self, found: ServedModel) -> None:
+        self.found = found
+        self.waiting: list[tuple[Rows, asyncio.Future]] = []
         self.running = False
 
-    async def score(self, table: pa.Table) -> list[dict[str, Any]]:
+    async def score(self, table: Rows) -> list[dict[str, Any]]:
         future = asyncio.get_running_loop().create_future()
         self.waiting.append((table, future))
         if not self.running:
@@ -221,33 +199,36 @@ class _Batcher:
         try:
             while self.waiting:
                 batch, rows = [], 0
-                while self.waiting and (
-                    not batch or rows + self.waiting[0][0].num_rows <= BATCH_ROWS
-                ):
+                while self.waiting and (not batch or rows + len(self.waiting[0][0]) <= BATCH_ROWS):
                     item = self.waiting.pop(0)
                     batch.append(item)
-                    rows += item[0].num_rows
-                await self._score(batch)
+                    rows += len(item[0])
+                self._score(batch)
+                await asyncio.sleep(0)  # requests read meanwhile join the next batch
         finally:
             self.running = False
 
-    async def _score(self, batch: list[tuple[pa.Table, asyncio.Future]]) -> None:
-        tables = [table for table, _ in batch]
+    def _score(self, batch: list[tuple[Rows, asyncio.Future]]) -> None:
         try:
-            scored = await anyio.to_thread.run_sync(
-                self.found.score, pa.concat_tables(tables), limiter=self.limiter
-            )
+            scored = self.found.score(_joined([table for table, _ in batch]))
         except Exception:
             if len(batch) == 1:
                 _settle(batch[0][1], exception=sys.exc_info()[1])
                 return
             for item in batch:  # who failed it: each request alone
-                await self._score([item])
+                self._score([item])
             return
         start = 0
         for table, future in batch:
-            _settle(future, scored[start : start + table.num_rows])
-            start += table.num_rows
+            _settle(future, scored[start : start + len(table)])
+            start += len(table)
+
+
+def _joined(parts: list[Rows]) -> Rows:
+    """Requests' rows as one batch."""
+    if len(parts) == 1:
+        return parts[0]
+    return Rows([r for part in parts for r in part.rows], parts[0].schema, parts[0].entity_id)
 
 
 def _settle(future: asyncio.Future, result: Any = None, exception: BaseException | None = None):
@@ -305,19 +286,20 @@ class Settings:
         )
 
 
-def _api_key() -> Callable[..., None]:
-    """Requests must carry SCOREHOUSE_API_KEY in X-API-Key when it is set (and only then
-    does the OpenAPI schema declare the key)."""
+def _api_key() -> list[Any]:
+    """The routes' dependencies: requests must carry SCOREHOUSE_API_KEY in X-API-Key when
+    it is set (and only then does the OpenAPI schema declare the key). An async check: a
+    plain function would run in a thread pool on every request."""
     expected = os.environ.get("SCOREHOUSE_API_KEY", "")
     if not expected:
-        return lambda: None
+        return []
     header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
 
-    def check(key: Annotated[str | None, Security(header)] = None) -> None:
+    async def check(key: Annotated[str | None, Security(header)] = None) -> None:
         if not (key and hmac.compare_digest(key.encode(), expected.encode())):
             raise HTTPException(401, f"missing or wrong API key ({API_KEY_HEADER} header)")
 
-    return check
+    return [Depends(check)]
 
 
 def _note(request: Request, **fields: Any) -> None:
@@ -345,7 +327,7 @@ def create_app(settings: Settings | None = None, state: State | None = None) -> 
     project = Project(settings.project_dir)
     spool = Spool(settings.spool_dir, fsync=settings.spool_fsync)
     registry = metrics.Metrics(multiprocess=settings.workers > 1)
-    key = Depends(_api_key())
+    guard = _api_key()
     holder: dict[str, State] = {}
 
     @contextlib.asynccontextmanager
@@ -407,16 +389,15 @@ def create_app(settings: Settings | None = None, state: State | None = None) -> 
         _note(request, model_name=model, model_version=found.snap.version)
         return state, found
 
-    limiter = anyio.CapacityLimiter(1)  # one scoring thread: the work is CPU-bound
     batchers: weakref.WeakKeyDictionary[ServedModel, _Batcher] = weakref.WeakKeyDictionary()
 
-    async def answer(request: Request, found: ServedModel, table: pa.Table, features):
+    async def answer(request: Request, found: ServedModel, table: Rows, features):
         try:
-            if table.num_rows > BATCH_ROWS:  # a batch of its own
-                rows = await anyio.to_thread.run_sync(found.score, table, limiter=limiter)
+            if len(table) > BATCH_ROWS:  # a batch of its own (it holds the worker)
+                rows = found.score(table)
             else:
                 if found not in batchers:
-                    batchers[found] = _Batcher(found, limiter)
+                    batchers[found] = _Batcher(found)
                 rows = await batchers[found].score(table)
         except ValueError as exc:  # the estimator's input checks (e.g. beyond float32)
             first = (str(exc).strip().splitlines() or ["invalid values"])[0]
@@ -450,7 +431,8 @@ def create_app(settings: Settings | None = None, state: State | None = None) -> 
             _note(request, endpoint="score")
             _, found = served(request, name)
             rows = body.rows
-            return await answer(request, found, _arrow_rows(found, rows), rows)
+            table = Rows(rows, found.schema, found.snap.entity_id)
+            return await answer(request, found, table, rows)
 
         score.__annotations__["body"] = body_type
         return score
@@ -470,7 +452,7 @@ def create_app(settings: Settings | None = None, state: State | None = None) -> 
                 methods=["POST"],
                 response_model=ScoreResponse,
                 responses=ERRORS,
-                dependencies=[key],
+                dependencies=guard,
                 name=f"score_{name}",
                 summary=f"Score rows of {name}'s features",
                 tags=["scoring"],
@@ -484,7 +466,7 @@ def create_app(settings: Settings | None = None, state: State | None = None) -> 
     @app.post(
         "/v1/models/{model}/score",
         include_in_schema=False,
-        dependencies=[key],
+        dependencies=guard,
     )
     async def unknown_model(request: Request, model: str) -> None:
         _note(request, endpoint="score")
@@ -493,7 +475,7 @@ def create_app(settings: Settings | None = None, state: State | None = None) -> 
     @app.post(
         "/v1/models/{model}/score-by-id",
         response_model=ScoreResponse,
-        dependencies=[key],
+        dependencies=guard,
         tags=["scoring"],
         summary="Score customers by id on the scoring input batch scoring read",
     )
@@ -511,7 +493,7 @@ def create_app(settings: Settings | None = None, state: State | None = None) -> 
     @app.get(
         "/v1/customers/{entity_id}",
         response_model=Customer,
-        dependencies=[key],
+        dependencies=guard,
         tags=["scoring"],
         summary="A customer's latest batch scores and composite scores",
     )
@@ -552,7 +534,7 @@ def create_app(settings: Settings | None = None, state: State | None = None) -> 
         body, content_type = registry.exposition()
         return PlainTextResponse(body, media_type=content_type)
 
-    @app.post("/admin/reload", dependencies=[key], tags=["service"], status_code=200)
+    @app.post("/admin/reload", dependencies=guard, tags=["service"], status_code=200)
     async def admin_reload() -> dict[str, Any]:
         if settings.workers > 1 and settings.supervisor:
             # uvicorn's parent replaces each worker by one loaded anew, ready first

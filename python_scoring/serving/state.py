@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from python_scoring import artifacts
 from python_scoring.errors import ScorehouseError
+from python_scoring.features.rowpath import Rows
 from python_scoring.features.stats import assign_bins
 from python_scoring.project import Project
 from python_scoring.scoring.snapshot import ModelSnapshot, Snapshot, read_snapshot
@@ -52,18 +53,21 @@ class ServedModel:
     def name(self) -> str:
         return self.snap.name
 
-    def rows_of(self, ids: list[str]) -> pa.Table:
-        """The scoring-input rows of these ids (KeyError naming the first unknown)."""
+    def rows_of(self, ids: list[str]) -> Rows:
+        """The scoring-input rows of these ids, as a request gives rows (KeyError naming
+        the first unknown)."""
         positions = self.index.get_indexer(ids)
         missing = [i for i, p in zip(ids, positions, strict=True) if p < 0]
         if missing:
             raise KeyError(missing[0])
-        return self.inputs.take(pa.array(positions))
+        rows = self.inputs.take(pa.array(positions)).to_pylist()
+        return Rows(rows, self.schema, self.snap.entity_id)
 
-    def score(self, table: pa.Table) -> list[dict[str, Any]]:
-        """Rows of the scoring input (a table of its own: to_pandas consumes it) -> per row
-        what batch scoring writes, with the baseline bin and decile (1 = the top 10 %)."""
-        scored = scored_table(to_pandas(table), self.scoring, {})
+    def score(self, table: Rows | pa.Table) -> list[dict[str, Any]]:
+        """A request's rows, or rows of the scoring input (a table of its own: to_pandas
+        may consume it) -> per row what batch scoring writes, with the baseline bin and
+        decile (1 = the top 10 %)."""
+        scored = scored_table(table, self.scoring, {})
         return self.rows(scored)
 
     def rows(self, scored: pa.Table) -> list[dict[str, Any]]:
@@ -196,11 +200,11 @@ def _served(
         # a request is a few rows: a thread pool per call (a forest's trees) costs more
         # than it saves; workers, one per core, use the cores
         estimator.set_params(n_jobs=1)
-    sample = to_pandas(inputs.slice(0, SAMPLE_ROWS))
+    sample = inputs.slice(0, SAMPLE_ROWS)  # requests arrive as Arrow tables of these types
     scoring = scoring_model(
         artifact, pipeline, snap.entity_id, snap.n_reasons, compile_trees, sample=sample
     )
-    scored_table(to_pandas(inputs.slice(0, SAMPLE_ROWS)), scoring, {})  # warm (and self-check)
+    scored_table(inputs.slice(0, SAMPLE_ROWS), scoring, {})  # warm (and self-check)
     cuts = np.asarray(snap.cuts, dtype=np.float64)
     assign_bins(cuts, cuts)  # edges training's binning accepts (ascending, finite)
     return ServedModel(
