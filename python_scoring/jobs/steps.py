@@ -4,6 +4,7 @@ calls one of them per command, and the monthly cycle (`cycle`) runs them as its 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -314,6 +315,7 @@ def serve(
         uvicorn.run(create_app(settings, state), **options)
         return
     del state  # each worker loads its own
+    _release_memory()
     os.environ.update(settings.environ())
     metrics_dir = tempfile.mkdtemp(prefix="scorehouse-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
@@ -325,6 +327,17 @@ def serve(
         timeout_worker_healthcheck=300,
         **options,
     )
+
+
+def _release_memory() -> None:
+    """Give the heap the verification used back to the system: the supervisor only
+    watches its workers (glibc keeps freed memory otherwise; ~385 MB measured)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to give back
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def ingest_requests(project: Project, spool: Path | None) -> None:

@@ -98,8 +98,8 @@ def _value_columns(sources: tuple[str | None, ...], columns: tuple[str, ...]):
 
 
 def _reason_values(before, sources: tuple[str | None, ...], top: np.ndarray, up: np.ndarray):
-    """Per reason (a column of `top`, the estimator columns of each row's reasons), the
-    row's value of the column it encodes as text (Arrow's cast: 62, 70.35,
+    """Rows x reasons (`top`: the estimator columns of each row's reasons): the row's
+    value of the column each encodes as text (Arrow's cast: 62, 70.35,
     Month-to-month, true); None where there is no reason or the value is missing. Each
     column shown is converted once, only at the rows that show it."""
     names, code_of = _value_columns(sources, tuple(before.columns))
@@ -113,16 +113,31 @@ def _reason_values(before, sources: tuple[str | None, ...], top: np.ndarray, up:
             values = values.take(pa.array(picked))
         text = pc.cast(values, pa.string()).to_numpy(zero_copy_only=False)
         out[rows, reasons] = text[np.searchsorted(picked, rows)]
-    return [out[:, i] for i in range(out.shape[1])]
+    return out
 
 
-def scored_table(frame, model: ScoringModel, constants: dict[str, Any]) -> pa.Table:
-    """One batch of the scoring input -> rows of ml.model_scores (plus `constants`, the
-    columns equal on every row): transform, predict, and the top reasons, each with the
-    row's value of that feature before encoding and its contribution. `frame` is pandas
-    (warehouse.to_pandas), or for a few rows (the service) an Arrow table of the scoring
-    input or a request's Rows: the RowTransform reads them as they are, else they are
-    converted as batches are (Rows to Arrow, Arrow to pandas)."""
+@dataclass(frozen=True)
+class Scored:
+    """A batch's scores and top reasons as arrays: what scored_table writes as Arrow, and
+    the service answers as JSON without an Arrow round trip."""
+
+    ids: np.ndarray  # the entity id as text
+    scores: np.ndarray  # float64
+    # rows x reasons (fewer than n_reasons when the model has fewer columns, none without
+    # attribution): the estimator column, its value as text, its push, and whether it is
+    # a reason (it pushes the score up); where `up` is False the three mean nothing
+    labels: np.ndarray
+    values: np.ndarray
+    contributions: np.ndarray
+    up: np.ndarray
+
+
+def scored(frame, model: ScoringModel) -> Scored:
+    """One batch of the scoring input -> its scores and top reasons: transform, predict,
+    and each reason's feature, the row's value of that feature before encoding and its
+    contribution. `frame` is pandas (warehouse.to_pandas), or for a few rows (the service)
+    an Arrow table of the scoring input or a request's Rows: the RowTransform reads them
+    as they are, else they are converted as batches are (Rows to Arrow, Arrow to pandas)."""
     frames = None
     small = model.rows is not None and len(frame) <= ROW_PATH_ROWS
     while True:
@@ -137,28 +152,40 @@ def scored_table(frame, model: ScoringModel, constants: dict[str, Any]) -> pa.Ta
     n = len(frame)
     ids = _entity_ids(frame, model.entity_id)
     before, transformed = frames
+    scores = np.asarray(model.predictor.predict(transformed), dtype=np.float64)
+    if model.attribution is None or not model.n_reasons:
+        none = np.empty((n, 0))
+        return Scored(ids, scores, none.astype(object), none.astype(object), none, none > 0)
+    contributions = model.attribution.contributions(transformed)
+    # fewer than asked when the model has fewer features: the rest stay null
+    top, pushes = top_contributions(contributions, model.n_reasons)
+    up = pushes > 0  # a reason pushes the score up
+    labels = np.asarray(model.names, dtype=object)[top]
+    values = _reason_values(before, model.sources, top, up)
+    return Scored(ids, scores, labels, values, pushes, up)
+
+
+def scored_table(frame, model: ScoringModel, constants: dict[str, Any]) -> pa.Table:
+    """One batch of the scoring input (see `scored`) -> rows of ml.model_scores, plus
+    `constants`, the columns equal on every row."""
+    result_of = scored(frame, model)
+    n = len(result_of.ids)
     types = _types(model.n_reasons)
     result = {
         name: pa.array(np.full(n, value), types.get(name)) for name, value in constants.items()
     }
-    result["entity_id"] = pa.array(ids, types["entity_id"])
-    result["score"] = pa.array(model.predictor.predict(transformed), types["score"])
-    if model.attribution is not None and model.n_reasons:
-        contributions = model.attribution.contributions(transformed)
-        # fewer than asked when the model has fewer features: the rest stay null
-        top, pushes = top_contributions(contributions, model.n_reasons)
-        up = pushes > 0  # a reason pushes the score up
-        labels = np.asarray(model.names, dtype=object)[top]
-        values = _reason_values(before, model.sources, top, up)
-        for i in range(top.shape[1]):
-            k = i + 1
-            result[f"reason_{k}"] = pa.array(
-                np.where(up[:, i], labels[:, i], None), types[f"reason_{k}"]
-            )
-            result[f"reason_{k}_value"] = pa.array(values[i], types[f"reason_{k}_value"])
-            result[f"reason_{k}_contribution"] = pa.array(
-                pushes[:, i], types[f"reason_{k}_contribution"], mask=~up[:, i]
-            )
+    result["entity_id"] = pa.array(result_of.ids, types["entity_id"])
+    result["score"] = pa.array(result_of.scores, types["score"])
+    up = result_of.up
+    for i in range(up.shape[1]):
+        k = i + 1
+        result[f"reason_{k}"] = pa.array(
+            np.where(up[:, i], result_of.labels[:, i], None), types[f"reason_{k}"]
+        )
+        result[f"reason_{k}_value"] = pa.array(result_of.values[:, i], types[f"reason_{k}_value"])
+        result[f"reason_{k}_contribution"] = pa.array(
+            result_of.contributions[:, i], types[f"reason_{k}_contribution"], mask=~up[:, i]
+        )
     for name in contract.reason_columns(model.n_reasons):
         if name not in result:
             result[name] = pa.nulls(n, types[name])

@@ -21,7 +21,7 @@ from python_scoring.features.rowpath import Rows
 from python_scoring.features.stats import assign_bins
 from python_scoring.project import Project
 from python_scoring.scoring.snapshot import ModelSnapshot, Snapshot, read_snapshot
-from python_scoring.scoring.task import ScoringModel, scored_table, scoring_model
+from python_scoring.scoring.task import ScoringModel, scored, scored_table, scoring_model
 from python_scoring.warehouse import to_pandas
 
 log = logging.getLogger(__name__)
@@ -65,37 +65,33 @@ class ServedModel:
 
     def score(self, table: Rows | pa.Table) -> list[dict[str, Any]]:
         """A request's rows, or rows of the scoring input (a table of its own: to_pandas
-        may consume it) -> per row what batch scoring writes, with the baseline bin and
-        decile (1 = the top 10 %)."""
-        scored = scored_table(table, self.scoring, {})
-        return self.rows(scored)
-
-    def rows(self, scored: pa.Table) -> list[dict[str, Any]]:
-        scores = scored.column("score").to_numpy(zero_copy_only=False)
-        bins = np.searchsorted(self.cuts, scores, side="left")  # assign_bins, checked at load
-        out = []
-        k = self.scoring.n_reasons
-        records = scored.to_pylist()
-        for record, bin_ in zip(records, bins, strict=True):
-            reasons = [
-                {
-                    "feature": record[f"reason_{i}"],
-                    "value": record[f"reason_{i}_value"],
-                    "contribution": record[f"reason_{i}_contribution"],
-                }
-                for i in range(1, k + 1)
-                if record.get(f"reason_{i}") is not None
-            ]
-            out.append(
-                {
-                    "entity_id": record["entity_id"],
-                    "score": record["score"],
-                    "baseline_bin": int(bin_),
-                    "decile": len(self.cuts) + 1 - int(bin_),
-                    "reasons": reasons,
-                }
+        may consume it) -> per row what batch scoring writes (scoring.task.scored, the
+        arrays scored_table writes), with the baseline bin and decile (1 = the top 10 %)."""
+        result = scored(table, self.scoring)
+        bins = np.searchsorted(self.cuts, result.scores, side="left")  # assign_bins (load)
+        up, labels = result.up.tolist(), result.labels.tolist()
+        values, contributions = result.values.tolist(), result.contributions.tolist()
+        reasons = range(result.up.shape[1])
+        return [
+            {
+                "entity_id": entity_id,
+                "score": score,
+                "baseline_bin": int(bin_),
+                "decile": len(self.cuts) + 1 - int(bin_),
+                "reasons": [
+                    {
+                        "feature": labels[r][i],
+                        "value": values[r][i],
+                        "contribution": contributions[r][i],
+                    }
+                    for i in reasons
+                    if up[r][i]
+                ],
+            }
+            for r, (entity_id, score, bin_) in enumerate(
+                zip(result.ids.tolist(), result.scores.tolist(), bins, strict=True)
             )
-        return out
+        ]
 
 
 @dataclass
