@@ -331,7 +331,8 @@ def serve(
 
 def _release_memory() -> None:
     """Give the heap the verification used back to the system: the supervisor only
-    watches its workers (glibc keeps freed memory otherwise; ~385 MB measured)."""
+    watches its workers (glibc keeps freed memory otherwise). Measured with the demo's
+    three models: 385 -> 360 MB RSS; the rest is the imported libraries."""
     import ctypes
     import gc
 
