@@ -74,10 +74,11 @@ class PathAttribution:
         leaves = self.booster.predict(features, pred_leaf=True)
         leaves = leaves.reshape(len(leaves), -1)
         if len(leaves) <= SMALL_ROWS:
-            # one gather and a running sum over the trees: the loop's additions, in its
-            # order (accumulate is sequential), without a numpy call per tree
+            # one gather and a sum over the trees: the loop's additions in its order (a
+            # reduction over an axis that is not the innermost adds row after row, with no
+            # pairwise summation), without a numpy call per tree; + 0.0 as 0.0 + -0.0
             credits = self.leaf_credit[np.arange(leaves.shape[1]), leaves]
-            return np.add.accumulate(credits, axis=1)[:, -1] + 0.0
+            return np.add.reduce(credits, axis=1) + 0.0
         out = np.zeros((leaves.shape[0], self.leaf_credit.shape[2]))
         for t in range(leaves.shape[1]):
             out += self.leaf_credit[t, leaves[:, t]]

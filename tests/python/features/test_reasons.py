@@ -6,6 +6,7 @@ from lightgbm import LGBMClassifier
 
 from python_scoring.features.pipeline import build_pipeline, feature_names
 from python_scoring.features.reasons import (
+    SMALL_ROWS,
     PathAttribution,
     encoded_sources,
     top_contributions,
@@ -31,6 +32,18 @@ def test_contributions_add_up_to_the_raw_score(model):
     contributions = attribution.contributions(x)
     raw = clf.booster_.predict(x, raw_score=True)
     np.testing.assert_allclose(contributions.sum(axis=1) + attribution.bias, raw, atol=1e-9)
+
+
+def test_small_batches_add_credits_in_the_large_batches_order(model):
+    clf, x = model
+    attribution = PathAttribution(clf.booster_)
+    # credits whose sum depends on the order of the additions (1e16 + 1 - 1e16 ...)
+    rng = np.random.default_rng(4)
+    credit = attribution.leaf_credit
+    credit[...] = rng.choice([1e16, -1e16, 1.0, -0.0, 1e-3, 3.3], size=credit.shape)
+    small = np.vstack([attribution.contributions(x[i : i + 7]) for i in range(0, 63, 7)])
+    large = attribution.contributions(x[: SMALL_ROWS + 1])[:63]
+    assert small.tobytes() == large.tobytes()  # bit for bit, -0.0 included
 
 
 def test_top_reason_mostly_agrees_with_exact_treeshap(model):

@@ -8,14 +8,18 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.special import logit
 
 from python_scoring import contract
 from python_scoring.features.compiled import Predictor
 from python_scoring.features.pipeline import build_pipeline, feature_names, model_input
 from python_scoring.features.reasons import attribution_for
-from python_scoring.scoring.task import ScoringModel, ScoringTask, scored_table
+from python_scoring.scoring.task import ScoringModel, ScoringTask, _texts, scored_table
 
 from ..features.test_pipeline import BASE, VARIANTS, frame
 
@@ -167,3 +171,32 @@ def test_task_columns_follow_the_target_tables_order():
     assert task.columns() == [c for c in old if c in task.columns()]
     fresh = ScoringTask("a", "m", "v", "d", "id", 2, False, {"model_name": "m"})
     assert fresh.columns() == ["model_name", "entity_id", "score", *contract.reason_columns(2)]
+
+
+def _arrows(values: np.ndarray) -> list:
+    return pc.cast(pa.array(values, from_pandas=True), pa.string()).to_pylist()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1e9, 1e10, 1e-6, 1e-7, 70.35, 1 / 3]),
+        np.array([5e-324, 1.7976931348623157e308, 123456789012.5, -0.000123, 100.0]),
+        np.array([0, -1, 2**31 - 1, 62], dtype=np.int32),
+        np.array([0, 2**63 - 1, -(2**63)], dtype=np.int64),
+        np.array([7, 2**64 - 1], dtype=np.uint64),
+        np.array([True, False]),
+        np.array(["Month-to-month", "", "naïve", None, np.nan, "1e3"], dtype=object),
+        np.array([1.5, None], dtype=object),  # numbers as objects: Arrow's own cast
+        np.array(["2026-11-01"], dtype="datetime64[D]"),
+    ],
+)
+def test_value_texts_are_arrows_cast(values):
+    assert _texts(values).tolist() == _arrows(values)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=20))
+def test_float_texts_are_arrows_cast_for_any_double(floats):
+    values = np.array(floats, dtype=np.float64)
+    assert _texts(values).tolist() == _arrows(values)
