@@ -343,10 +343,10 @@ async def _probe(port, request) -> tuple[int, bytes]:
         pool.discard(conn)
 
 
-def _http(method: str, path: str, body: bytes = b"") -> bytes:
+def _http(method: str, path: str, body: bytes = b"", kind: str = "application/json") -> bytes:
     head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\n"
     if method == "POST":
-        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        head += f"Content-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
     return head.encode() + b"\r\n" + body
 
 
@@ -396,6 +396,17 @@ class Requests:
                 out = [_http("POST", path + "-by-id", b) for b in body]
             elif kind.startswith("score-batch:"):
                 out = [_http("POST", path, dumps({"rows": [rows[k] for k in batch]}).encode())]
+            elif kind.startswith("arrow-batch"):  # arrow-batch[-0]: 3 reasons [none]
+                import pyarrow as pa
+
+                table = pa.Table.from_pylist([rows[k] for k in batch])
+                sink = pa.BufferOutputStream()
+                with pa.ipc.new_stream(sink, table.schema) as writer:
+                    writer.write_table(table)
+                query = "?reasons=0" if kind.startswith("arrow-batch-0:") else ""
+                arrow = "application/vnd.apache.arrow.stream"
+                body = sink.getvalue().to_pybytes()
+                out = [_http("POST", f"{path}-arrow{query}", body, arrow)]
             elif kind.startswith("by-id-batch:"):
                 body = dumps({"ids": [ids[k] for k in batch]}).encode()
                 out = [_http("POST", path + "-by-id", body)]
@@ -858,6 +869,8 @@ class Bench:
             for kind, label in (
                 (f"score-batch:{MODEL}", "score"),
                 (f"by-id-batch:{MODEL}", "by_id"),
+                (f"arrow-batch:{MODEL}", "arrow"),
+                (f"arrow-batch-0:{MODEL}", "arrow_no_reasons"),
             ):
                 times = self.gen.call("closed", port, kind, a.batch_warmup, a.repeats)
                 results["batch"][label] = {"seconds": statistics.median(times), "runs": times}
@@ -875,7 +888,8 @@ class Bench:
     def checks(self, port: int) -> dict:
         """The answers are what they should be before anything is timed."""
         out = {}
-        for kind in (f"score:{MODEL}", f"by-id:{MODEL}", f"score-batch:{MODEL}"):
+        kinds = ("score", "by-id", "score-batch", "arrow-batch", "arrow-batch-0")
+        for kind in (f"{k}:{MODEL}" for k in kinds):
             status, body = self.gen.call("probe", port, kind)
             if status != 200:
                 raise SystemExit(f"{kind}: HTTP {status}: {body[:500]!r}")
@@ -883,6 +897,13 @@ class Bench:
             reasons = collections.Counter(len(r["reasons"]) for r in answer["rows"])
             out[kind] = {"rows": len(answer["rows"]), "reasons_per_row": dict(reasons)}
         batch = out[f"score-batch:{MODEL}"]
+        for kind, reasons in (
+            ("arrow-batch", batch["reasons_per_row"]),
+            ("arrow-batch-0", {0: 1000}),
+        ):
+            got = out[f"{kind}:{MODEL}"]["reasons_per_row"]
+            if got != reasons:
+                raise SystemExit(f"{kind}: reasons per row {got}, expected {reasons}")
         print(
             f"checks: one-row answers 200; the 1,000-row answer has {batch['rows']:,} rows, "
             "reasons per row: "
@@ -1201,6 +1222,15 @@ def summary(args, results: dict) -> None:
     for s in results["servers"]:
         line(f"workers={s['workers']} POST /score, 1,000 rows", s["batch"]["score"])
         line(f"workers={s['workers']} POST /score-by-id, 1,000 ids", s["batch"]["by_id"])
+        line(f"workers={s['workers']} POST /score-arrow, 1,000 rows", s["batch"]["arrow"])
+        line(
+            f"workers={s['workers']} POST /score-arrow?reasons=0, 1,000 rows",
+            s["batch"]["arrow_no_reasons"],
+        )
+    print(
+        "  (Booster.predict gives scores only: POST /score-arrow?reasons=0 is the like-for-like "
+        "call; with reasons, LightGBM's own pred_leaf alone costs about one Booster.predict)"
+    )
 
 
 if __name__ == "__main__":

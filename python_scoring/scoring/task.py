@@ -182,12 +182,13 @@ class Scored:
     up: np.ndarray
 
 
-def scored(frame, model: ScoringModel) -> Scored:
+def scored(frame, model: ScoringModel, reasons: int | None = None) -> Scored:
     """One batch of the scoring input -> its scores and top reasons: transform, predict,
     and each reason's feature, the row's value of that feature before encoding and its
     contribution. `frame` is pandas (warehouse.to_pandas), or for a few rows (the service)
     an Arrow table of the scoring input or a request's Rows: the RowTransform reads them
-    as they are, else they are converted as batches are (Rows to Arrow, Arrow to pandas)."""
+    as they are, else they are converted as batches are (Rows to Arrow, Arrow to pandas).
+    `reasons`: at most this many (default and most: the model's n_reasons; 0 skips them)."""
     frames = None
     small = model.rows is not None and len(frame) <= ROW_PATH_ROWS
     while True:
@@ -203,12 +204,13 @@ def scored(frame, model: ScoringModel) -> Scored:
     ids = _entity_ids(frame, model.entity_id)
     before, transformed = frames
     scores = np.asarray(model.predictor.predict(transformed), dtype=np.float64)
-    if model.attribution is None or not model.n_reasons:
+    k = model.n_reasons if reasons is None else min(reasons, model.n_reasons)
+    if model.attribution is None or not k:
         none = np.empty((n, 0))
         return Scored(ids, scores, none.astype(object), none.astype(object), none, none > 0)
     contributions = model.attribution.contributions(transformed)
     # fewer than asked when the model has fewer features: the rest stay null
-    top, pushes = top_contributions(contributions, model.n_reasons)
+    top, pushes = top_contributions(contributions, k)
     up = pushes > 0  # a reason pushes the score up
     labels = np.asarray(model.names, dtype=object)[top]
     values = _reason_values(before, model.sources, top, up)

@@ -22,6 +22,8 @@ skipped bytes stay in the moved file under ingested/.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import json
 import logging
@@ -247,15 +249,41 @@ def _request_rows(line: bytes, file_name: str, ingested_at: dt.datetime) -> list
     }
     if not rows:
         return [request]
+    features = [_json_text(row.get("features")) for row in rows]
+    if record.get("features_arrow") is not None:  # POST .../score-arrow: its body
+        features = _arrow_features(record["features_arrow"], len(rows))
     return [
         {
             **request,
             "row_index": index,
             "entity_id": _text(row.get("entity_id")),
             "score": _number(row.get("score")),
-            "features": _json_text(row.get("features")),
+            "features": text,
         }
-        for index, row in enumerate(rows)
+        for index, (row, text) in enumerate(zip(rows, features, strict=True))
+    ]
+
+
+def _arrow_features(packed: Any, rows: int) -> list[str]:
+    """Each row's features as JSON text, from the base64 Arrow IPC stream a score-arrow
+    request sent (a NaN is null, as the service read it)."""
+    try:
+        table = pa.ipc.open_stream(pa.py_buffer(base64.b64decode(packed, validate=True))).read_all()
+        table.validate(full=True)
+    except (TypeError, ValueError, binascii.Error, pa.ArrowException) as exc:
+        raise _BadLine(f"features_arrow is not a base64 Arrow IPC stream ({exc})") from None
+    if table.num_rows != rows:
+        raise _BadLine(f"features_arrow has {table.num_rows} rows for {rows} scored")
+    return [
+        json.dumps(
+            {
+                k: None if isinstance(v, float) and not math.isfinite(v) else v
+                for k, v in row.items()
+            },
+            separators=(",", ":"),
+            default=str,
+        )
+        for row in table.to_pylist()
     ]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from python_scoring import artifacts
 from python_scoring.errors import ScorehouseError
@@ -27,6 +28,10 @@ from python_scoring.warehouse import to_pandas
 log = logging.getLogger(__name__)
 
 SAMPLE_ROWS = 1000  # scoring-input rows a model is warmed and its row path verified on
+
+
+class BadBody(ValueError):
+    """A request body that is not what its content type says (400)."""
 
 
 def _mapped(path) -> pa.Table:
@@ -63,11 +68,58 @@ class ServedModel:
         rows = self.inputs.take(pa.array(positions)).to_pylist()
         return Rows(rows, self.schema, self.snap.entity_id)
 
-    def score(self, table: Rows | pa.Table) -> list[dict[str, Any]]:
+    def arrow_rows(self, body: bytes, max_rows: int) -> pa.Table:
+        """An Arrow IPC stream's rows with the scoring input's types: every feature, the
+        id optional (else its position), nothing else; ValueError naming what is wrong
+        (BadBody: not an Arrow stream)."""
+        try:
+            table = pa.ipc.open_stream(pa.py_buffer(body)).read_all()
+            table.validate(full=True)  # offsets and lengths inside their buffers
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            why = (str(exc).strip().splitlines() or ["unreadable"])[0]
+            raise BadBody(f"not an Arrow IPC stream: {why}") from None
+        names, features = table.column_names, self.snap.features
+        twice = sorted({n for n in names if names.count(n) > 1})
+        missing = [n for n in features if n not in names]
+        extra = [n for n in names if n not in features and n != self.snap.entity_id]
+        for problem, which in (("given twice", twice), ("missing", missing)):
+            if which:
+                raise ValueError(f"{problem}: {', '.join(which[:5])}")
+        if extra:
+            raise ValueError(f"not features of {self.name}: {', '.join(extra[:5])}")
+        if not 1 <= table.num_rows <= max_rows:
+            raise ValueError(f"rows: {table.num_rows:,} rows, 1 to {max_rows:,} are scored")
+        columns = {}
+        for target in self.schema:
+            if target.name == self.snap.entity_id:
+                continue
+            column = table.column(target.name)
+            try:
+                column = column.cast(target.type)  # safe: no overflow, no truncation
+            except (pa.ArrowException, ValueError) as exc:
+                why = (str(exc).strip().splitlines() or [""])[0]
+                raise ValueError(
+                    f"{target.name}: {column.type} does not fit {target.type} ({why})"
+                ) from None
+            if pa.types.is_floating(target.type) and pc.any(pc.is_inf(column)).as_py():
+                raise ValueError(f"{target.name}: infinite values (a null or NaN is missing)")
+            columns[target.name] = column
+        if self.snap.entity_id in names:
+            ids = table.column(self.snap.entity_id)
+            try:
+                ids = ids.cast(pa.string())
+            except (pa.ArrowException, ValueError):
+                raise ValueError(f"{self.snap.entity_id}: {ids.type} ids are not text") from None
+        else:
+            ids = pa.array([str(i) for i in range(table.num_rows)], pa.string())
+        return pa.table({**columns, self.snap.entity_id: ids})
+
+    def score(self, table: Rows | pa.Table, reasons: int | None = None) -> list[dict[str, Any]]:
         """A request's rows, or rows of the scoring input (a table of its own: to_pandas
         may consume it) -> per row what batch scoring writes (scoring.task.scored, the
-        arrays scored_table writes), with the baseline bin and decile (1 = the top 10 %)."""
-        result = scored(table, self.scoring)
+        arrays scored_table writes), with the baseline bin and decile (1 = the top 10 %);
+        `reasons`: at most this many reasons (default: the model's)."""
+        result = scored(table, self.scoring, reasons)
         bins = np.searchsorted(self.cuts, result.scores, side="left")  # assign_bins (load)
         up, labels = result.up.tolist(), result.labels.tolist()
         values, contributions = result.values.tolist(), result.contributions.tolist()

@@ -7,6 +7,7 @@ no server error."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -17,12 +18,13 @@ from decimal import Decimal
 import duckdb
 import httpx
 import numpy as np
+import pyarrow as pa
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from python_scoring.registry import load_registry
 
-from ..conftest import Built, make_warehouse
+from ..conftest import REPO, Built, make_warehouse
 from .server import CLI, kill, start
 
 MODELS = ["churn_lgbm", "package_upsell_rf", "data_addon_scorecard"]
@@ -137,6 +139,81 @@ def test_score_on_posted_features_equals_the_batch_row_by_row(served, batch, mod
         entity = str(row[manifest["entity_id"]])
         assert online["entity_id"] == entity
         _same(online, scores[entity], manifest["n_reasons"])
+
+
+def _arrow(rows: list[dict]) -> bytes:
+    """Rows as an Arrow IPC stream (types as Arrow infers them: the service casts)."""
+    table = pa.Table.from_pylist(rows)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+ARROW = {"content-type": "application/vnd.apache.arrow.stream"}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_arrow_rows_score_as_the_batch(served, batch, model):
+    manifest, scores, inputs = batch[model]
+    rng = np.random.default_rng(8)
+    picked = [inputs[i] for i in rng.choice(len(inputs), 300, replace=False)]
+    post = served.client.post
+    answer = post(f"/v1/models/{model}/score-arrow", content=_arrow(picked), headers=ARROW)
+    assert answer.status_code == 200, answer.text
+    rows = answer.json()["rows"]
+    assert [r["entity_id"] for r in rows] == [str(r[manifest["entity_id"]]) for r in picked]
+    for online in rows:
+        _same(online, scores[online["entity_id"]], manifest["n_reasons"])
+    # fewer reasons on request: the same scores, the batch's first reasons
+    for k in (0, 1):
+        fewer = post(
+            f"/v1/models/{model}/score-arrow?reasons={k}", content=_arrow(picked), headers=ARROW
+        )
+        assert fewer.status_code == 200, fewer.text
+        for online, full in zip(fewer.json()["rows"], rows, strict=True):
+            assert online["score"] == full["score"] and online["reasons"] == full["reasons"][:k]
+    # without the id: rows named by position
+    unnamed = [{k: v for k, v in r.items() if k != manifest["entity_id"]} for r in picked[:3]]
+    answer = post(f"/v1/models/{model}/score-arrow", content=_arrow(unnamed), headers=ARROW)
+    assert [r["entity_id"] for r in answer.json()["rows"]] == ["0", "1", "2"]
+
+
+def test_bad_arrow_bodies_get_their_status_and_one_line(served, batch):
+    post = served.client.post
+    manifest, _, inputs = batch["churn_lgbm"]
+    row = inputs[0]
+    number = next(k for k in manifest["features"] if isinstance(row[k], float))
+    url = "/v1/models/churn_lgbm/score-arrow"
+
+    def check(body, status, *words):
+        answer = post(url, content=body, headers=ARROW)
+        assert answer.status_code == status, answer.text
+        detail = answer.json()["detail"]
+        assert "\n" not in detail and "Traceback" not in detail
+        for word in words:
+            assert word in detail
+
+    check(b"", 400, "Arrow IPC")
+    check(b"garbage bytes", 400, "Arrow IPC")
+    check(_arrow([row])[:-40], 400, "Arrow IPC")  # cut short
+    check(_arrow([{k: v for k, v in row.items() if k != number}]), 422, "missing", number)
+    check(_arrow([{**row, "shoe_size": 42}]), 422, "shoe_size")
+    check(_arrow([{**row, number: "many"}]), 422, number)
+    check(_arrow([{**row, number: float("inf")}]), 422, number, "infinite")
+    check(_arrow([row] * 5001), 422, "5,001 rows")
+    check(_arrow([row])[: len(_arrow([row])) // 2], 400, "Arrow IPC")
+    empty = pa.Table.from_pylist([row]).slice(0, 0)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, empty.schema) as writer:
+        writer.write_table(empty)
+    check(sink.getvalue().to_pybytes(), 422, "0 rows")
+    unknown = post("/v1/models/nope/score-arrow", content=_arrow([row]), headers=ARROW)
+    assert unknown.status_code == 404, unknown.text
+    nan = post(url, content=_arrow([{**row, number: float("nan")}]), headers=ARROW)
+    none = post(url, content=_arrow([{**row, number: None}]), headers=ARROW)
+    assert nan.status_code == none.status_code == 200  # NaN is a missing value, as null
+    assert nan.json()["rows"][0]["score"] == none.json()["rows"][0]["score"]
 
 
 def test_a_customer_has_its_batch_scores_and_composite(served, batch, warehouse):
@@ -314,6 +391,10 @@ def test_answered_requests_survive_a_sigkill_and_are_ingested_once(warehouse, ba
             answer = server.client.post("/v1/models/churn_lgbm/score-by-id", json={"ids": ids})
         elif i % 4 == 1:
             answer = server.client.post("/v1/models/nope/score", json={"rows": [row]})
+        elif i % 4 == 2:  # two rows as Arrow: the spool keeps the body, ingestion reads it
+            answer = server.client.post(
+                "/v1/models/churn_lgbm/score-arrow", content=_arrow([row, row]), headers=ARROW
+            )
         else:
             answer = server.client.post("/v1/models/churn_lgbm/score", json={"rows": [row]})
         answered.append((answer.headers["x-request-id"], answer.status_code))
@@ -339,7 +420,14 @@ def test_answered_requests_survive_a_sigkill_and_are_ingested_once(warehouse, ba
         "select count(distinct request_id) as n, count(*) as rows from ml.online_requests",
     )
     assert count["n"] == 40
-    assert count["rows"] == 10 * 10 + 30  # by id: 10 rows each; one row per other request
+    assert count["rows"] == 10 * 10 + 10 * 2 + 20  # by id 10 rows, Arrow 2, the others 1
+    features = _rows(
+        warehouse,
+        "select endpoint, features from ml.online_requests where status = 200 "
+        "and endpoint in ('score', 'score-arrow')",
+    )
+    assert {r["endpoint"] for r in features} == {"score", "score-arrow"}
+    assert all(json.loads(r["features"]) == row for r in features)
 
 
 def _clone(built: Built, root) -> Built:
@@ -440,6 +528,12 @@ def test_a_fuzz_of_the_openapi_schema_finds_no_server_error(served, batch, tmp_p
         capture_output=True,
         text=True,
         cwd=tmp_path,  # its replay store (.schemathesis/) stays out of the repository
+        env={
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "SCHEMATHESIS_HOOKS": "tests.python.serving.fuzz_hooks",  # Arrow bodies
+            "SCOREHOUSE_FUZZ_FEATURES": json.dumps(batch["churn_lgbm"][0]["features"]),
+        },
     )
     assert done.returncode == 0, done.stdout[-6000:]
     assert "5xx" not in done.stdout or "0 5xx" in done.stdout
