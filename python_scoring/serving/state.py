@@ -58,15 +58,23 @@ class ServedModel:
     def name(self) -> str:
         return self.snap.name
 
-    def rows_of(self, ids: list[str]) -> Rows:
-        """The scoring-input rows of these ids, as a request gives rows (KeyError naming
-        the first unknown)."""
-        positions = self.index.get_indexer(ids)
-        missing = [i for i, p in zip(ids, positions, strict=True) if p < 0]
-        if missing:
-            raise KeyError(missing[0])
-        rows = self.inputs.take(pa.array(positions)).to_pylist()
-        return Rows(rows, self.schema, self.snap.entity_id)
+    def rows_of(self, ids: list[str]) -> pa.Table:
+        """The scoring-input rows of these ids (KeyError naming the first unknown): a
+        slice of the snapshot's table for one id (no copy), else its rows taken."""
+        positions = []
+        for entity_id in ids:  # get_loc: ~0.5 us an id; get_indexer costs ~70 us a call
+            try:
+                where = self.index.get_loc(entity_id)
+            except KeyError:
+                raise KeyError(entity_id) from None
+            if isinstance(where, slice):  # a duplicated id (sorted index): its first row
+                where = where.start
+            elif not isinstance(where, int):  # a duplicated id: a mask, its first row
+                where = int(np.flatnonzero(where)[0])
+            positions.append(where)
+        if len(positions) == 1:
+            return self.inputs.slice(positions[0], 1)
+        return self.inputs.take(pa.array(positions))
 
     def arrow_rows(self, body: bytes, max_rows: int) -> pa.Table:
         """An Arrow IPC stream's rows with the scoring input's types: every feature, the
