@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -38,7 +39,14 @@ def run_cli(built, *args: str, env: dict[str, str] | None = None, project: Path 
         cwd=built.root,
         capture_output=True,
         text=True,
+        # Ctrl-C as at a terminal: a job started in the background by a shell without job
+        # control (CI=true bash .ci/run &) inherits SIGINT ignored, and so would the CLI
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def project_copy(root: Path) -> Path:
