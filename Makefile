@@ -7,6 +7,9 @@ PY := $(VENV)/bin/python
 DBT := $(VENV)/bin/dbt
 SCOREHOUSE := $(VENV)/bin/scorehouse
 export DBT_PROFILES_DIR ?= $(CURDIR)
+# The BI marts carry keys hashed with this salt (docs/privacy.md). DEMO ONLY: it is public
+# here; a real warehouse sets its own secret in the environment, never in a file.
+export SCOREHOUSE_PSEUDONYM_SALT ?= demo-only-salt-not-a-secret
 # Demo size: about two minutes end to end on 2 cores.
 SUBSCRIBERS ?= 50000
 MONTHS ?= 12

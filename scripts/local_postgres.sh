@@ -25,9 +25,10 @@ start)
 create role scorehouse login password 'scorehouse';
 create database scorehouse owner scorehouse;
 create role scorehouse_bi login password 'scorehouse_bi';
+create role scorehouse_ops login password 'scorehouse_ops';
 SQL
     cat >"$state/env" <<ENV
-export SCOREHOUSE_PG_HOST=127.0.0.1 SCOREHOUSE_PG_PORT=$port SCOREHOUSE_PG_USER=scorehouse SCOREHOUSE_PG_PASSWORD=scorehouse SCOREHOUSE_PG_DATABASE=scorehouse SCOREHOUSE_BI_ROLE=scorehouse_bi
+export SCOREHOUSE_PG_HOST=127.0.0.1 SCOREHOUSE_PG_PORT=$port SCOREHOUSE_PG_USER=scorehouse SCOREHOUSE_PG_PASSWORD=scorehouse SCOREHOUSE_PG_DATABASE=scorehouse SCOREHOUSE_BI_ROLE=scorehouse_bi SCOREHOUSE_OPS_ROLE=scorehouse_ops
 ENV
     cat "$state/env"
     ;;

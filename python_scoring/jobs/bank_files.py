@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import tempfile
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import pyarrow.csv as pa_csv
 from python_scoring.dbt_runner import dbt_vars, run_dbt
 from python_scoring.errors import ScorehouseError
 from python_scoring.files import ReadOptions, check_file
+from python_scoring.privacy import SALT_ENV
 from python_scoring.project import Project
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,9 @@ class Job:
     rule_set: str | None = None  # the rule set it mines
     order_by: str = "1"
     output_columns: tuple[str, ...] | None = None  # None: every column of the mart
+    # the mart's pseudonymous key column: the file gets the clear id in its place, as
+    # `<key>_id` (customer_key -> customer_id), mapped through restricted.customer_keys
+    key: str = "customer_key"
 
 
 _CROSS_SELL_TABLE = {"retail_products": "retail_customers", "baskets": "basket_items"}
@@ -60,9 +65,13 @@ JOBS = {  # keys: python_scoring.jobs.BANK_JOB_NAMES
         {"input": "retail_customers"},
         "cross_sell_recommendations",
         order_by="entity_id, recommendation_rank",
+        key="entity_key",
     ),
     "product-mining": Job(
-        {"input": "retail_customers"}, "product_mining", order_by="item, customer_rank"
+        {"input": "retail_customers"},
+        "product_mining",
+        order_by="item, customer_rank",
+        key="entity_key",
     ),
 }
 
@@ -77,6 +86,8 @@ scorehouse:
       threads: 2
       settings:
         memory_limit: "4GB"
+      plugins:
+        - module: python_scoring.warehouse.duckdb_privacy
 """
 
 
@@ -157,6 +168,7 @@ def run_job(
             job.mart,
             rule_set=rule_set,
             order_by=job.order_by,
+            key=job.key,
         )
     elif baskets:
         raise ScorehouseError(f"--baskets is for cross-sell and product-mining, not {job_name}")
@@ -167,6 +179,10 @@ def run_job(
     check_output(output, inputs)
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    # the marts' pseudonymous keys live only inside this run (the file gets clear ids):
+    # without a salt of the user's, a random one serves (python_scoring.privacy)
+    if not os.environ.get(SALT_ENV):
+        os.environ[SALT_ENV] = secrets.token_urlsafe(24)
     (workdir / "profiles.yml").write_text(_PROFILE.format(path=workdir / "bank.duckdb"))
     project = Project(
         project_dir,
@@ -208,13 +224,21 @@ def run_job(
         features=upstream,
         models=(job.model,) if job.model else (),
         rule_sets=() if job.model else (rule_set,),
-        marts=(f"tag:bank_marts,+{job.mart}",),
+        marts=(f"tag:bank_marts,+{job.mart}", "customer_keys"),
     )
     run_cycle(project, "bank", train=retrain, quiet=True, selection=selection)
     with Warehouse.connect(project) as wh:
-        relation = project.model(job.mart)
-        where = f" where rule_set = {sql_literal(rule_set)}" if rule_set else ""
-        table = wh.query_arrow(f"select * from {relation.sql}{where} order by {job.order_by}")
+        relation, keys = project.model(job.mart), project.model("customer_keys")
+        where = f" where m.rule_set = {sql_literal(rule_set)}" if rule_set else ""
+        masked = job.key.replace("_key", "_masked")
+        # the mart as BI sees it, its key replaced by the clear id: the file is the bank
+        # team's own campaign list (docs/privacy.md, "Two audiences")
+        table = wh.query_arrow(
+            f"select k.entity_id as {job.key.replace('_key', '_id')}, "
+            f"m.* exclude ({job.key}, {masked}) from {relation.sql} as m "
+            f"inner join {keys.sql} as k on m.{job.key} = k.entity_key{where} "
+            f"order by {job.order_by}"
+        )
     if job.output_columns:
         table = table.select(list(job.output_columns))
     _write_output(table, output)

@@ -36,6 +36,7 @@ from python_scoring.dbt_runner import dbt_vars, ensure_manifest, run_dbt
 from python_scoring.errors import ScorehouseError
 from python_scoring.jobs import steps
 from python_scoring.mining.rules import monthly_rule_sets
+from python_scoring.privacy import pseudonym_salt
 from python_scoring.project import Project
 from python_scoring.registry import DEFAULT_DOMAIN, load_registry
 from python_scoring.warehouse import Warehouse
@@ -71,6 +72,8 @@ def run_cycle(
     """Run the stages in order; raise ScorehouseError naming the stage that failed. The
     stages with nothing to do for the domain (no enabled model, no rule set) are left out;
     `summary` prints the domain's summary at the end."""
+    if marts:  # the BI marts need the salt: say so before the long stages, not after
+        pseudonym_salt()
     variables = dbt_vars(domain, score_month=month.isoformat() if month else None)
     models, rule_sets = selection.models, selection.rule_sets
     if models is None or rule_sets is None:  # the registry's, from an up-to-date manifest

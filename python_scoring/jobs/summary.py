@@ -91,7 +91,7 @@ def _composite_lines(project: Project, wh: Warehouse, entities: set[str]) -> lis
     if not _rows(wh, mart, f"entity in ({listed})"):
         return []
     top = wh.query_arrow(
-        f"select entity, entity_id, score_month, composite_score, score_decile, score_rank "
+        f"select entity, entity_masked, score_month, composite_score, score_decile, score_rank "
         f"from {mart.sql} where entity in ({listed}) and score_month = "
         f"(select max(score_month) from {mart.sql} where entity in ({listed})) "
         f"order by score_rank limit 10"
@@ -99,7 +99,7 @@ def _composite_lines(project: Project, wh: Warehouse, entities: set[str]) -> lis
     lines = [f"\nTop of the composite score mart ({mart})"]
     for r in top:
         lines.append(
-            f"  #{r['score_rank']:<3} {r['entity']} {r['entity_id']:<12} {r['score_month']} "
+            f"  #{r['score_rank']:<3} {r['entity']} {r['entity_masked']:<12} {r['score_month']} "
             f"score {r['composite_score']:.4f} decile {r['score_decile']}"
         )
     return lines

@@ -224,17 +224,22 @@ def _write_scores(project: Project, wh: Warehouse, models: list[ModelSnapshot], 
 
 
 def _write_composite(project: Project, wh: Warehouse, names: list[str], folder: Path) -> bool:
+    """The latest composite scores of the served models' entities, by clear id: the service
+    is an operations tool (it answers by id), so the BI mart's pseudonymous key is mapped
+    back through restricted.customer_keys (docs/privacy.md)."""
     composite, models = project.model("composite_scores"), project.model("dim_ml_models")
-    if not (wh.exists(composite) and wh.exists(models)):
+    keys = project.model("customer_keys")
+    if not all(wh.exists(relation) for relation in (composite, models, keys)):
         return False
     served = ", ".join(sql_literal(n) for n in names)
     _write_arrow(
         folder / "composite.arrow",
         wh.stream(
-            f"select * from {composite.sql} as c where c.entity in (select entity from "
+            f"select k.entity_id, c.* from {composite.sql} as c inner join {keys.sql} as k "
+            f"on c.entity_key = k.entity_key where c.entity in (select entity from "
             f"{models.sql} where model_name in ({served})) and c.score_month = (select "
             f"max(score_month) from {composite.sql} as l where l.entity = c.entity) "
-            "order by c.entity_id",
+            "order by k.entity_id",
             BATCH_ROWS,
         ),
     )

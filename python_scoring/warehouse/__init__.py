@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 import pyarrow as pa
 
 from python_scoring.errors import ScorehouseError
+from python_scoring.privacy import pgoptions
 from python_scoring.project import Project, Relation
 
 BATCH_ROWS = 200_000  # rows held in memory at once while streaming (read, score, write)
@@ -71,10 +73,14 @@ class BatchTask(Protocol):
 def prepare_process(project: Project) -> None:
     """Process settings the target's engine needs before anything in this process (dbt
     in-process included) starts it."""
-    if project.profile_output.get("type") == "spark":
+    kind = project.profile_output.get("type")
+    if kind == "spark":
         from python_scoring.warehouse._spark import prepare_process as prepare_spark
 
         prepare_spark(project.profile_output)
+    elif kind == "postgres":
+        # the pseudonymisation salt as a session setting of every connection (privacy.py)
+        os.environ["PGOPTIONS"] = pgoptions(os.environ.get("PGOPTIONS", ""))
 
 
 def release_after_dbt(project: Project) -> None:

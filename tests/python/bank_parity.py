@@ -54,15 +54,17 @@ def assert_bank_parity(duck: Built, other: Built) -> None:
         ),
         (
             "cross_sell_recommendations",
-            ["rule_set", "entity_id", "recommendation_rank"],
-            "rule_set, entity_id, item, recommendation_rank, confidence",
+            ["rule_set", "entity_key", "recommendation_rank"],
+            "rule_set, entity_key, entity_masked, item, recommendation_rank, confidence",
         ),
         (
             "potential_customers_guangdong",
-            ["customer_id"],
-            "customer_id, registered_address, operating_address",
+            ["customer_key"],
+            "customer_key, customer_masked, company_name_masked, registered_address_masked, "
+            "operating_address_masked",
         ),
-        ("corporate_churn_warnings", ["customer_id"], "customer_id, score"),
+        ("corporate_churn_warnings", ["customer_key"], "customer_key, customer_masked, score"),
+        ("customer_keys", ["entity_key"], "entity_key, entity_id"),
     ]
     for name, keys, columns in checks:
         left, right = table(duck, name, keys, columns), table(other, name, keys, columns)

@@ -22,6 +22,11 @@ from python_scoring.project import Project
 REPO = Path(__file__).resolve().parents[2]
 DBT = Path(sys.executable).parent / "dbt"
 
+# The pseudonymisation salt of every test warehouse (docs/privacy.md), also in this process's
+# environment for the commands tests run in-process; PostgreSQL gets it from PGOPTIONS.
+TEST_SALT = "test-salt-7Hq2mZ9xK4"
+os.environ["SCOREHOUSE_PSEUDONYM_SALT"] = TEST_SALT
+
 # Small enough for CI, big enough that the planted churn signal is measurable.
 E2E_SUBSCRIBERS = 12_000
 E2E_MONTHS = 10
@@ -237,6 +242,8 @@ def make_warehouse(root: Path, target: str = "duckdb", **env: str) -> Built:
         "SCOREHOUSE_LOG_DIR": str(root / "logs"),
         "SCOREHOUSE_SNAPSHOTS": str(root / "snapshots"),
         "SCOREHOUSE_SPOOL": str(root / "spool"),
+        "SCOREHOUSE_PSEUDONYM_SALT": TEST_SALT,
+        "PGOPTIONS": f"-c scorehouse.pseudonym_salt={TEST_SALT}",
         **env,
     }
     return Built(root, env)

@@ -49,6 +49,15 @@ def frame(built: Built, sql: str) -> pd.DataFrame:
     return query_frame(built, sql)
 
 
+def with_ids(built: Built, mart: str, key: str = "customer_key") -> str:
+    """A BI mart as the operations role reads it: the clear id (customer_key ->
+    customer_id) from restricted.customer_keys beside the mart's columns."""
+    return (
+        f"(select k.entity_id as {key.replace('_key', '_id')}, m.* from {rel(built, mart)} as m "
+        f"inner join {rel(built, 'customer_keys')} as k on m.{key} = k.entity_key)"
+    )
+
+
 def test_sources_declare_the_generated_columns(bank):
     project = bank.project()
     declared = {
@@ -133,9 +142,14 @@ def test_churn_warnings_are_the_scores_over_the_threshold(bank):
         f"select entity_id, score, reason_1 from {rel(bank, 'ml.model_scores')} "
         "where model_name = 'corporate_churn_lgbm'",
     )
-    mart = frame(bank, f"select * from {rel(bank, 'corporate_churn_warnings')}")
+    mart = frame(bank, f"select * from {with_ids(bank, 'corporate_churn_warnings')} as w")
     expected = scores[scores["score"] >= 0.5]
     assert 0 < len(mart) < len(scores)
+    # BI's columns: the key and a display mask, never the id
+    masked = mart["customer_id"].str[:3] + "****" + mart["customer_id"].str[-4:]
+    short = mart["customer_id"].str.len() < 8
+    masked[short] = "****" + mart["customer_id"][short].str[-2:]
+    assert list(mart["customer_masked"]) == list(masked)
     assert sorted(mart["customer_id"]) == sorted(expected["entity_id"])
     assert mart["reason_1"].notna().all()
 
@@ -151,12 +165,18 @@ def test_potential_customers_in_guangdong(bank):
         "广东", na=False
     ) | registrations["operating_address"].str.contains("广东", na=False)
     expected = set(scores["customer_id"]) & set(registrations.loc[in_guangdong, "customer_id"])
-    mart = frame(bank, f"select * from {rel(bank, 'potential_customers_guangdong')}")
+    mart = frame(bank, f"select * from {with_ids(bank, 'potential_customers_guangdong')} as p")
     assert set(mart["customer_id"]) == expected and len(expected) > 10
     # both address fields count; a Guangdong city written without 广东 does not
-    operating_only = ~mart["registered_address"].str.contains("广东", na=False)
+    listed = registrations.set_index("customer_id").loc[mart["customer_id"]]
+    operating_only = ~listed["registered_address"].str.contains("广东", na=False)
     assert operating_only.any()
-    assert mart["operating_address"][operating_only].str.contains("广东").all()
+    assert listed["operating_address"][operating_only].str.contains("广东").all()
+    # names and addresses reach BI masked: first character / first 6 characters
+    assert list(mart["company_name_masked"]) == list(listed["company_name"].str[:1] + "**")
+    assert list(mart["registered_address_masked"].fillna("-")) == list(
+        (listed["registered_address"].str[:6] + "***").fillna("-")
+    )
     shenzhen = registrations["registered_address"].str.startswith("深圳市") & ~in_guangdong
     assert shenzhen.any()
     assert not set(registrations.loc[shenzhen, "customer_id"]) & set(mart["customer_id"])
@@ -248,7 +268,7 @@ def test_clusters_and_rules_per_cluster(bank):
 def test_cross_sell_never_recommends_a_held_product(bank):
     recommendations = frame(
         bank,
-        f"select * from {rel(bank, 'cross_sell_recommendations')} "
+        f"select * from {with_ids(bank, 'cross_sell_recommendations', 'entity_key')} as r "
         "where rule_set = 'retail_products'",
     )
     items = frame(
@@ -277,8 +297,8 @@ def test_product_mining_ranks_customers_per_product(bank):
         f"select * from {rel(bank, 'cross_sell_recommendations')} "
         "where rule_set = 'retail_products'",
     )
-    assert set(zip(mining["entity_id"], mining["item"], strict=True)) == set(
-        zip(cross["entity_id"], cross["item"], strict=True)
+    assert set(zip(mining["entity_key"], mining["item"], strict=True)) == set(
+        zip(cross["entity_key"], cross["item"], strict=True)
     )
     for _, group in mining.groupby("item"):
         group = group.sort_values("customer_rank")

@@ -158,8 +158,9 @@ def test_composite_is_the_registry_weighted_mean(warehouse):
         entity: (value, n, coverage)
         for entity, value, n, coverage in query(
             warehouse,
-            "select entity_id, composite_score, models_scored, weight_coverage "
-            "from marts.composite_scores",
+            "select k.entity_id, composite_score, models_scored, weight_coverage "
+            "from marts.composite_scores as c "
+            "inner join restricted.customer_keys as k on c.entity_key = k.entity_key",
         )
     }
     assert composite.keys() == scores.keys()
@@ -207,7 +208,8 @@ def test_composite_renormalises_over_models_that_scored(warehouse):
         ((value, n, coverage),) = query(
             warehouse,
             "select composite_score, models_scored, weight_coverage from "
-            f"marts.composite_scores where entity_id = '{entity}'",
+            "marts.composite_scores where entity_key = (select entity_key from "
+            f"restricted.customer_keys where entity_id = '{entity}')",
         )
         assert value == pytest.approx((0.5 * churn + 0.25 * addon) / 0.75, abs=1e-12)
         assert n == 2 and coverage == pytest.approx(0.75)

@@ -17,7 +17,7 @@ from python_scoring.errors import ScorehouseError
 from python_scoring.project import Relation
 from python_scoring.warehouse import Warehouse
 
-from .conftest import REPO, make_warehouse, pg_params, postgres_database, query
+from .conftest import DBT, REPO, make_warehouse, pg_params, postgres_database, query
 from .report.checks import check_run_report
 from .test_contract import contract_mismatches
 
@@ -100,6 +100,38 @@ def test_bi_role_reads_marts_and_is_refused_elsewhere(pg):
             cursor.execute("delete from marts.composite_scores")
     finally:
         bi.close()
+
+
+def test_only_the_operations_role_maps_keys_to_clear_ids(pg):
+    """BI is refused the restricted map and every table holding a clear id; the
+    operations role reads the map and reaches the customers of the composite mart; the
+    keys are the documented keyed hash (same salt, same key as in Python)."""
+    from python_scoring.privacy import pseudonymize
+
+    from .conftest import TEST_SALT
+
+    bi = psycopg2.connect(**pg_params(pg.env, pg.env["SCOREHOUSE_BI_ROLE"]))
+    try:
+        for table in ("restricted.customer_keys", "ml.model_scores", "raw.subscribers"):
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege), bi.cursor() as cursor:
+                cursor.execute(f"select 1 from {table} limit 1")
+            bi.rollback()
+    finally:
+        bi.close()
+    ops = psycopg2.connect(**pg_params(pg.env, pg.env["SCOREHOUSE_OPS_ROLE"]))
+    try:
+        with ops.cursor() as cursor:
+            cursor.execute("select entity_key, entity_id from restricted.customer_keys")
+            keys = cursor.fetchall()
+        ops.rollback()
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege), ops.cursor() as cursor:
+            cursor.execute("select 1 from ml.model_scores limit 1")
+    finally:
+        ops.close()
+    assert len(keys) >= SUBSCRIBERS // 2
+    assert all(key == pseudonymize(entity, TEST_SALT) for key, entity in keys)
+    top = query(pg, "select entity_key from marts.composite_scores where score_rank <= 20")
+    assert {key for (key,) in top} <= {key for key, _ in keys}
 
 
 @pytest.fixture
@@ -216,3 +248,26 @@ def test_killed_scoring_on_postgres_resumes_with_the_same_scores(pg):
 def _month(pg) -> str:
     ((month,),) = query(pg, "select max(score_month) from ml.model_scores")
     return f"{month:%Y%m}"
+
+
+def test_a_failed_connection_never_shows_the_password(pg, tmp_path):
+    """A wrong, distinctive password: the command fails in one line naming the server
+    and the user, and neither its output nor its logs nor dbt's hold the password."""
+    secret = "Wr0ng-Pa55word-7f3c91"
+    env = {**pg.env, "SCOREHOUSE_PG_PASSWORD": secret, "SCOREHOUSE_LOG_DIR": str(tmp_path)}
+    cli = [sys.executable, "-m", "python_scoring.cli", *pg.cli_args]
+    for args in (["train", "--model", "churn_lgbm"], ["score", "--model", "churn_lgbm"]):
+        done = subprocess.run([*cli, *args], env=env, capture_output=True, text=True, cwd=REPO)
+        assert done.returncode != 0
+        printed = done.stdout + done.stderr
+        assert "password authentication failed" in printed and secret not in printed
+    dbt = subprocess.run(
+        [str(DBT), "debug", "--log-path", str(tmp_path), "--target-path", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert dbt.returncode != 0 and secret not in dbt.stdout + dbt.stderr
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written and not [p for p in written if secret.encode() in p.read_bytes()]

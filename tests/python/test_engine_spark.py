@@ -233,10 +233,11 @@ def test_scores_of_one_artifact_are_the_same_on_every_engine(engines):
 def test_composite_and_monitoring_marts_are_the_same_on_every_engine(engines):
     composite = _each(
         engines,
-        "select entity, entity_id, score_month, composite_score, models_scored, score_decile "
-        "from marts.composite_scores",
+        "select entity, entity_key, entity_masked, score_month, composite_score, models_scored, "
+        "score_decile from marts.composite_scores",
     )
-    assert_same(composite, ["entity", "entity_id"], "composite_scores")
+    # the pseudonymous keys and masks too: pseudonymize() and the masks agree everywhere
+    assert_same(composite, ["entity", "entity_key"], "composite_scores")
     deciles = _each(engines, "select * from marts.score_deciles")
     assert_same(deciles, ["model_name", "score_month", "decile"], "score_deciles")
 

@@ -12,7 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "python_scoring"
 # lowest first; a name is a module or a subpackage of python_scoring
 LAYERS = [
     ["errors"],
-    ["project", "progress", "files"],  # files: tabular files read as Arrow (load, bank jobs)
+    # files: tabular files read as Arrow (load, bank jobs); privacy: the pseudonymisation salt
+    ["project", "progress", "files", "privacy"],
     ["registry", "artifacts", "contract", "tracking"],
     ["warehouse", "dbt_runner"],  # dbt in-process prepares and releases the engines
     ["features"],

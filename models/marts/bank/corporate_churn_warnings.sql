@@ -3,6 +3,7 @@
 -- customer's value and its contribution in the model's units). The model is the
 -- enabled registry model of scenario corporate_churn in domain bank (ml_registry_model,
 -- whatever var domain says); without one the mart is empty.
+-- BI reads it: customers appear by pseudonymous key and masked display (docs/privacy.md).
 with
 
 scores as (
@@ -11,7 +12,8 @@ scores as (
 
 final as (
     select
-        entity_id as customer_id,
+        {{ pseudonymize('entity_id') }} as customer_key,
+        {{ mask_identifier('entity_id') }} as customer_masked,
         score_month,
         score,
         reason_1,

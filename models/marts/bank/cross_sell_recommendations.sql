@@ -2,6 +2,7 @@
 -- int_cross_sell_candidates (the best applicable rule of the entity's cluster per item it
 -- does not hold), ranked per (rule_set, entity) by confidence desc, lift desc, item.
 -- Never an item the entity holds.
+-- BI reads it: customers appear by pseudonymous key and masked display (docs/privacy.md).
 with
 
 candidates as (
@@ -11,7 +12,8 @@ candidates as (
 final as (
     select
         rule_set,
-        entity_id,
+        {{ pseudonymize('entity_id') }} as entity_key,
+        {{ mask_identifier('entity_id') }} as entity_masked,
         cluster,
         item,
         row_number() over (

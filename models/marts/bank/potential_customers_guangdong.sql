@@ -4,6 +4,8 @@
 -- address written without its province, e.g. '广州市天河区...', does not match). The model
 -- is the enabled registry model of scenario corporate_potential in domain bank; without
 -- one the mart is empty.
+-- BI reads it: customers appear by pseudonymous key and masked display, their names and
+-- addresses masked (docs/privacy.md).
 with
 
 scores as (
@@ -16,10 +18,11 @@ registrations as (
 
 final as (
     select
-        scores.entity_id as customer_id,
-        registrations.company_name,
-        registrations.registered_address,
-        registrations.operating_address,
+        {{ pseudonymize('scores.entity_id') }} as customer_key,
+        {{ mask_identifier('scores.entity_id') }} as customer_masked,
+        {{ mask_name('registrations.company_name') }} as company_name_masked,
+        {{ mask_address('registrations.registered_address') }} as registered_address_masked,
+        {{ mask_address('registrations.operating_address') }} as operating_address_masked,
         scores.score,
         scores.score_month
     from scores

@@ -1,6 +1,7 @@
 -- Customers (entities) to approach for each product (item), best first: the same
 -- candidates as cross_sell_recommendations, ranked per (rule_set, item) by confidence
 -- desc, lift desc, entity_id.
+-- BI reads it: customers appear by pseudonymous key and masked display (docs/privacy.md).
 with
 
 candidates as (
@@ -11,7 +12,8 @@ final as (
     select
         rule_set,
         item,
-        entity_id,
+        {{ pseudonymize('entity_id') }} as entity_key,
+        {{ mask_identifier('entity_id') }} as entity_masked,
         cluster,
         row_number() over (
             partition by rule_set, item

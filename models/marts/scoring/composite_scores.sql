@@ -3,6 +3,8 @@
 -- A model missing for an entity drops out of both sums (the weights are renormalised over
 -- the models that did score it); models_scored and weight_coverage show how complete the
 -- composite is, so BI can filter on full coverage when that matters.
+-- BI reads it: the entity is its pseudonymous key and a masked display, never its clear id
+-- (docs/privacy.md; the operations role maps keys to ids in restricted.customer_keys).
 with
 
 scores as (
@@ -45,7 +47,8 @@ combined as (
 final as (
     select
         combined.entity,
-        combined.entity_id,
+        {{ pseudonymize('combined.entity_id') }} as entity_key,
+        {{ mask_identifier('combined.entity_id') }} as entity_masked,
         combined.score_month,
         combined.composite_score,
         combined.models_scored,

@@ -3,7 +3,8 @@
 -- registry (ml_registry) names each model's training set; dbt needs those refs declared
 -- statically, hence the depends_on lines: a new model's training set goes here too (a
 -- test compares this list with the registry). Only the models of var domain (ml_registry)
--- are queried, so another domain's training sets need not exist.
+-- are queried, so another domain's training sets need not exist. BI reads it: the entity
+-- is its pseudonymous key (docs/privacy.md).
 -- depends_on: {{ ref('churn_training_set') }}
 -- depends_on: {{ ref('package_upsell_training_set') }}
 -- depends_on: {{ ref('data_addon_training_set') }}
@@ -42,7 +43,7 @@ final as (
         scores.model_name,
         scores.model_version,
         scores.score_month,
-        scores.entity_id,
+        {{ pseudonymize('scores.entity_id') }} as entity_key,
         scores.score,
         labels.label
     from scores

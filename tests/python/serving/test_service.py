@@ -226,8 +226,9 @@ def test_a_customer_has_its_batch_scores_and_composite(served, batch, warehouse)
     assert got == {m: batch[m][1][entity]["score"] for m in MODELS}
     (composite,) = _rows(
         warehouse,
-        f"select composite_score, score_decile from marts.composite_scores where entity_id = "
-        f"'{entity}' and score_month = (select max(score_month) from marts.composite_scores)",
+        "select composite_score, score_decile from marts.composite_scores where entity_key = "
+        f"(select entity_key from restricted.customer_keys where entity_id = '{entity}') "
+        "and score_month = (select max(score_month) from marts.composite_scores)",
     )
     assert body["composite"][0]["composite_score"] == pytest.approx(composite["composite_score"])
     assert body["composite"][0]["decile"] == composite["score_decile"]

@@ -1,0 +1,227 @@
+"""Customer data protection (docs/privacy.md): the classification, pseudonymous keys and
+masks, and what BI can read.
+
+The built-warehouse checks run on the e2e warehouse (the telco cycle); the build-failure
+checks on a copy of the project with an empty warehouse (dbt's on-run-start creates the
+ml tables a mart reads)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from python_scoring.privacy import pseudonymize
+
+from .conftest import REPO, TEST_SALT, Built, make_warehouse, query
+
+pytestmark = pytest.mark.e2e
+
+
+def _manifest(built: Built) -> dict:
+    return json.loads((built.root / "target" / "manifest.json").read_text())
+
+
+def identifier_columns(manifest: dict) -> dict[str, set[str]]:
+    """Source columns by class (meta.pii), 'source.table.column' names."""
+    classes: dict[str, set[str]] = {}
+    for source in manifest["sources"].values():
+        for column in source["columns"].values():
+            pii = (column.get("meta") or {}).get("pii")
+            if pii:
+                name = f"{source['source_name']}.{source['name']}.{column['name']}"
+                classes.setdefault(pii, set()).add(name)
+    return classes
+
+
+def bi_models(manifest: dict) -> list[dict]:
+    return [
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and (node["config"].get("meta") or {}).get("audience") == "bi"
+    ]
+
+
+def test_every_source_identifier_is_classified(warehouse):
+    """The telco and ml sources classify their ids; every raw table that carries the
+    subscriber id says so (a new feed without meta.pii would let ids pass unnoticed)."""
+    classes = identifier_columns(_manifest(warehouse))
+    telco = {c for c in classes["identifier"] if c.startswith("telco.")}
+    assert telco == {
+        f"telco.{table}.subscriber_id"
+        for table in (
+            "subscribers",
+            "status_events",
+            "usage_monthly",
+            "billing_monthly",
+            "tickets",
+            "addon_purchases",
+        )
+    }
+    assert {"ml.model_scores.entity_id", "ml.customer_clusters.entity_id"} <= classes["identifier"]
+    assert "bank.corporate_registrations.company_name" in classes["personal"]
+    assert "bank.retail_customers.deposit_balance" in classes["sensitive"]
+
+
+def test_bi_marts_hold_no_clear_identifier(warehouse):
+    """Every model BI reads, every column: no column named like a classified identifier,
+    and no value of any text column equal to a clear id the warehouse holds."""
+    manifest = _manifest(warehouse)
+    identifiers = {name.rsplit(".", 1)[1] for name in identifier_columns(manifest)["identifier"]}
+    ids = "(select subscriber_id from raw.subscribers union select entity_id from ml.model_scores)"
+    (n_ids,) = query(warehouse, f"select count(*) from {ids}")[0]
+    assert n_ids > 10_000
+    scanned = columns = 0
+    for node in bi_models(manifest):
+        relation = f"{node['schema']}.{node['alias']}"
+        described = query(
+            warehouse,
+            "select column_name, data_type from information_schema.columns "
+            f"where table_schema = '{node['schema']}' and table_name = '{node['alias']}'",
+        )
+        if not described:  # a domain's mart this warehouse did not build (bank)
+            continue
+        scanned += 1
+        for column, data_type in described:
+            columns += 1
+            assert column not in identifiers, f"{relation}.{column} is a clear identifier"
+            if data_type == "VARCHAR":
+                (hits,) = query(
+                    warehouse, f'select count(*) from {relation} where "{column}" in {ids}'
+                )[0]
+                assert hits == 0, f"{relation}.{column} holds {hits} clear ids"
+    assert scanned >= 8 and columns > 50  # composite, outcomes, deciles, monitoring, ...
+
+
+def test_keys_are_the_documented_keyed_hash(warehouse):
+    """restricted.customer_keys maps every scored id to sha256(salt | id), the key the BI
+    marts carry; the composite mart's masks are 3 + **** + 4 characters."""
+    rows = query(
+        warehouse,
+        "select k.entity_id, k.entity_key, c.entity_masked from marts.composite_scores c "
+        "join restricted.customer_keys k on c.entity_key = k.entity_key limit 200",
+    )
+    assert len(rows) == 200
+    for entity_id, key, masked in rows:
+        assert key == pseudonymize(entity_id, TEST_SALT)
+        assert masked == f"{entity_id[:3]}****{entity_id[-4:]}"
+    (scored, mapped) = query(
+        warehouse,
+        "select count(distinct entity_id), count(distinct k.entity_key) from ml.model_scores "
+        "left join restricted.customer_keys k using (entity_id)",
+    )[0]
+    assert scored == mapped > 10_000
+
+
+@pytest.fixture(scope="module")
+def copy(tmp_path_factory) -> Built:
+    """A copy of the dbt project over an empty DuckDB warehouse."""
+    root = tmp_path_factory.mktemp("privacy")
+    project = root / "project"
+    project.mkdir()
+    for name in ("dbt_project.yml", "selectors.yml", "models", "macros", "seeds"):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, project / name)
+    built = make_warehouse(root / "warehouse")
+    built.project_dir = project
+    return built
+
+
+def _mart(built: Built, name: str, sql: str) -> Path:
+    path = built.project_dir / "models" / "marts" / "scoring" / f"{name}.sql"
+    path.write_text(sql)
+    return path
+
+
+def test_a_clear_identifier_under_bi_fails_the_build(copy):
+    """The post-hook of every BI model refuses a column named like a classified
+    identifier, naming it; through pseudonymize() and a mask the same data builds."""
+    leak = _mart(copy, "leak", "select entity_id, score from {{ source('ml', 'model_scores') }}")
+    try:
+        failed = copy.dbt("build", "--select", "leak", check=False)
+        assert failed.returncode != 0
+        assert "has the clear identifier column(s) entity_id" in failed.stdout
+        leak.write_text(
+            "select {{ pseudonymize('entity_id') }} as entity_key, "
+            "{{ mask_identifier('entity_id') }} as entity_masked, score "
+            "from {{ source('ml', 'model_scores') }}"
+        )
+        copy.dbt("build", "--select", "leak")
+    finally:
+        leak.unlink()
+
+
+def test_pseudonymize_and_masks_give_the_documented_values(copy):
+    """The macros on DuckDB against Python: keys, masks of ids, names and addresses
+    (Chinese counted in characters), nulls kept (the engine parity tests compare the same
+    macros on PostgreSQL and Spark over the demo data)."""
+    values = ["13812349366", "C000123", "张三丰有限公司", "广东省深圳市南山区科技园路12号", None]
+    rows = " union all ".join(
+        f"select {i} as i, " + ("cast(null as varchar)" if v is None else f"'{v}'") + " as v"
+        for i, v in enumerate(values)
+    )
+    masked = _mart(
+        copy,
+        "masked",
+        f"with t as ({rows}) select i, {{{{ pseudonymize('v') }}}} as k, "
+        "{{ mask_identifier('v') }} as m_id, {{ mask_name('v') }} as m_name, "
+        "{{ mask_address('v') }} as m_address from t",
+    )
+    try:
+        copy.dbt("build", "--select", "masked")
+    finally:
+        masked.unlink()
+    got = {row[0]: row[1:] for row in query(copy, "select * from marts.masked")}
+    for i, value in enumerate(values):
+        if value is None:
+            assert got[i] == (None, None, None, None)
+            continue
+        assert got[i][0] == pseudonymize(value, TEST_SALT)
+        assert got[i][2] == value[0] + "**"
+        assert got[i][3] == value[:6] + "***"
+    assert [got[i][1] for i in range(4)] == [
+        "138****9366",
+        "****23",
+        "****公司",
+        "广东省****路12号",
+    ]
+
+
+def test_a_build_without_the_salt_names_it(copy):
+    env = {**copy.env, "SCOREHOUSE_PSEUDONYM_SALT": ""}
+    keyed = _mart(copy, "keyed", "select {{ pseudonymize(\"'13800000000'\") }} as k")
+    try:
+        failed = Built(copy.root, env, copy.project_dir).dbt(
+            "build", "--select", "keyed", check=False
+        )
+    finally:
+        keyed.unlink()
+    assert failed.returncode != 0
+    assert "SCOREHOUSE_PSEUDONYM_SALT is not set" in failed.stdout
+
+
+def test_the_salt_is_in_no_file_and_no_table(warehouse):
+    """The salt reaches the engine as a session setting only: no file the run wrote (dbt's
+    compiled SQL and logs, run logs, artifacts, snapshots, the report, the warehouse
+    file itself) and no text column of any table holds it."""
+    salt = TEST_SALT.encode()
+    files = [path for path in warehouse.root.rglob("*") if path.is_file()]
+    assert len(files) > 100 and any(p.suffix == ".duckdb" for p in files)
+    assert any("compiled" in p.parts for p in files) and any(p.suffix == ".log" for p in files)
+    leaked = [str(path) for path in files if salt in path.read_bytes()]
+    assert leaked == []
+    texts = query(
+        warehouse,
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where data_type = 'VARCHAR'",
+    )
+    assert len(texts) > 100
+    for schema, table, column in texts:
+        (hits,) = query(
+            warehouse,
+            f'select count(*) from "{schema}"."{table}" where "{column}" like \'%{TEST_SALT}%\'',
+        )[0]
+        assert hits == 0, f"{schema}.{table}.{column}"
