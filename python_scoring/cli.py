@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
 import json
 import logging
 import os
+import re
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +36,14 @@ def _month(text: str) -> dt.date:
     if value.day != 1:
         raise argparse.ArgumentTypeError(f"a month is the first day of a month, got {text}")
     return value
+
+
+def _domain(text: str) -> str:
+    """A domain is a snake_case name (it names selectors and folders): anything else,
+    hostile strings included, is refused before it reaches dbt or SQL."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", text):
+        raise argparse.ArgumentTypeError(f"not a domain name (snake_case): {text!r}")
+    return text
 
 
 def _reading_options(command: argparse.ArgumentParser) -> None:
@@ -116,7 +127,10 @@ def _parser() -> argparse.ArgumentParser:
             "--model", help="one registry model (default: every enabled model of --domain)"
         )
         command.add_argument(
-            "--domain", default=DEFAULT_DOMAIN, help="telco, bank, or a scaffolded table's name"
+            "--domain",
+            type=_domain,
+            default=DEFAULT_DOMAIN,
+            help="telco, bank, or a scaffolded table's name",
         )
     score.add_argument(
         "--month", type=_month, help="month to score (default: the month of the scoring input)"
@@ -181,7 +195,10 @@ def _parser() -> argparse.ArgumentParser:
         "of the marts",
     )
     cycle.add_argument(
-        "--domain", default=DEFAULT_DOMAIN, help="telco, bank, or a scaffolded table's name"
+        "--domain",
+        type=_domain,
+        default=DEFAULT_DOMAIN,
+        help="telco, bank, or a scaffolded table's name",
     )
     cycle.add_argument(
         "--month",
@@ -215,7 +232,9 @@ def _parser() -> argparse.ArgumentParser:
         help="one self-contained HTML file with plots: models, monitoring, features, bank "
         "(from marts and ml.* metadata only)",
     )
-    report.add_argument("--domain", help="one domain (default: every domain in the warehouse)")
+    report.add_argument(
+        "--domain", type=_domain, help="one domain (default: every domain in the warehouse)"
+    )
     report.add_argument(
         "--month", type=_month, help="as of this month (default: everything the warehouse holds)"
     )
@@ -319,12 +338,16 @@ def _parser() -> argparse.ArgumentParser:
         help="export what `scorehouse serve` serves (verified versions, the latest scoring "
         "input, batch and composite scores) as files; the monthly run writes one",
     )
-    snapshot.add_argument("--domain", default=DEFAULT_DOMAIN, help="telco, bank, or own table")
+    snapshot.add_argument(
+        "--domain", type=_domain, default=DEFAULT_DOMAIN, help="telco, bank, or own table"
+    )
     serve = sub.add_parser(
         "serve",
         help="the online scoring service (HTTP, OpenAPI at /docs) on the domain's snapshot",
     )
-    serve.add_argument("--domain", default=DEFAULT_DOMAIN, help="telco, bank, or own table")
+    serve.add_argument(
+        "--domain", type=_domain, default=DEFAULT_DOMAIN, help="telco, bank, or own table"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
     serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     serve.add_argument(
@@ -351,12 +374,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("--spool", type=Path, help="request log directory (as for serve)")
 
+    forget = sub.add_parser(
+        "forget",
+        help="the right to erasure: suppress ids in every later build and delete their rows "
+        "from every table now, in one transaction (docs/privacy.md)",
+    )
+    forget.add_argument("ids", nargs="*", help="the ids to erase (phone numbers, customer ids)")
+    forget.add_argument("--file", type=Path, help="more ids, one per line (UTF-8)")
+    forget.add_argument("--reason", help="why (a ticket number; kept with the request)")
     sub.add_parser("check", help="validate the registry and list its models")
     summary = sub.add_parser(
         "summary",
         help="per domain: each model's table rows and latest run, rule sets; top composite scores",
     )
-    summary.add_argument("--domain", help="one domain (default: every domain)")
+    summary.add_argument("--domain", type=_domain, help="one domain (default: every domain)")
     return parser
 
 
@@ -376,6 +407,26 @@ def _bank_job(args: argparse.Namespace) -> None:
         options=ReadOptions(args.delimiter, args.encoding, args.sheet, args.header),
     )
     print(f"bank {args.job}: {rows} rows written to {args.output}")
+
+
+def _forget(project: Project, args: argparse.Namespace) -> None:
+    from python_scoring.jobs.forget import forget, read_ids
+
+    ids = read_ids(args.ids, args.file)
+    deleted = forget(project, ids, args.reason)
+    print(
+        f"forget: {len(ids)} id(s) suppressed; {sum(deleted.values())} row(s) deleted from "
+        f"{len(deleted)} table(s)"
+    )
+
+
+def _logged_words(args: argparse.Namespace, words: list[str]) -> str:
+    """The command line for the run log and ml.audit_log, without customer ids (forget's
+    arguments)."""
+    if args.command != "forget" or not args.ids:
+        return " ".join(words)
+    ids = set(args.ids)
+    return " ".join("<id>" if word in ids else word for word in words)
 
 
 def _commands() -> dict[str, Callable[[Project, argparse.Namespace], None]]:
@@ -418,6 +469,7 @@ def _commands() -> dict[str, Callable[[Project, argparse.Namespace], None]]:
         "clean": lambda p, a: steps.clean(p, a.keep, a.model),
         "summary": lambda p, a: steps.summary(p, [a.domain] if a.domain else None),
         "export": lambda p, a: steps.export(p, a.model, a.month, a.output),
+        "forget": _forget,
         "run": lambda p, a: run_cycle(
             p,
             a.domain,
@@ -442,6 +494,7 @@ def _commands() -> dict[str, Callable[[Project, argparse.Namespace], None]]:
 # when they need it: generate --csv-dir needs no project).
 _READ_THE_MANIFEST = {
     "check",
+    "forget",
     "train",
     "score",
     "rules",
@@ -501,6 +554,64 @@ def _run_log(args: argparse.Namespace) -> logging.Handler:
     return handler
 
 
+# the commands that read or write customer data: each leaves a row in ml.audit_log
+_AUDITED = {
+    "generate",
+    "load",
+    "train",
+    "score",
+    "rules",
+    "evaluate",
+    "scaffold",
+    "export",
+    "forget",
+    "run",
+    "snapshot",
+    "ingest-requests",
+    "summary",
+    "report",
+}
+_OUTCOMES = {0: "ok", 2: "error", 130: "interrupted", 1: "failed"}
+
+
+def _audit(
+    args: argparse.Namespace,
+    words: str,
+    started: dt.datetime,
+    status: int,
+    message: str | None,
+    seconds: float,
+) -> None:
+    """Append the command's row to ml.audit_log (docs/privacy.md). A warehouse without the
+    table (never built by dbt) or unreachable is left alone, with a line in the run log."""
+    if args.command not in _AUDITED:
+        return
+    from python_scoring import contract
+    from python_scoring.warehouse import Warehouse
+
+    row = {
+        "started_at": started,
+        "os_user": getpass.getuser(),
+        "host": socket.gethostname(),
+        "command": args.command,
+        "arguments": words,
+        "outcome": _OUTCOMES.get(status, "failed"),
+        "message": message,
+        "duration_s": round(seconds, 3),
+    }
+    try:
+        project = Project(args.project_dir, args.profiles_dir, args.target, args.target_path)
+        audit_log = project.source("ml", "audit_log")
+        with Warehouse.connect(project) as wh:
+            if wh.exists(audit_log):
+                wh.append(audit_log, contract.table("audit_log", [row]))
+                return
+        log.info("audit: %s does not exist yet (dbt creates it); not recorded", audit_log)
+    except Exception as exc:  # never turns the command's own outcome into another
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        log.warning("audit: not recorded in ml.audit_log (%s)", first)
+
+
 def _failed(clock: float, message: str, status: int) -> int:
     """The one way a command fails: one line on stderr (and in the run log), an exit status:
     2 for what the user can fix, 130 when interrupted, 1 for a bug."""
@@ -524,34 +635,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.addHandler(file_log)
     log.propagate = False
     clock = time.perf_counter()
-    words = list(argv) if argv is not None else sys.argv[1:]
-    log.info("scorehouse %s started: %s", args.command, " ".join(words))
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    words = _logged_words(args, list(argv) if argv is not None else sys.argv[1:])
+    log.info("scorehouse %s started: %s", args.command, words)
+    status, message = 0, None
     try:
         run(args)
         log.info("finished in %.1fs", time.perf_counter() - clock)
     except ScorehouseError as exc:
-        return _failed(clock, str(exc), 2)
+        status, message = 2, str(exc)
     except KeyboardInterrupt:
         # locks and transactions were released on the way out; committed pieces stay
-        return _failed(clock, "interrupted (what was committed stays; rerun to go on)", 130)
+        status, message = 130, "interrupted (what was committed stays; rerun to go on)"
     except OSError as exc:  # a full disk, a read-only directory, a file that vanished
         where = f": {exc.filename}" if exc.filename else ""
-        return _failed(clock, f"{exc.strerror or exc}{where}", 2)
+        status, message = 2, f"{exc.strerror or exc}{where}"
     except Exception as exc:  # a bug: one line here, the traceback in the run log
         log.removeHandler(console)  # the traceback goes to the run log only
         log.exception("internal error")
         first = (str(exc).strip().splitlines() or [""])[0]
-        return _failed(
-            clock,
+        status = 1
+        message = (
             f"internal error ({type(exc).__name__}: {first}); please report it with the "
-            f"traceback in {file_log.baseFilename}",
-            1,
+            f"traceback in {file_log.baseFilename}"
         )
+    try:
+        _audit(args, words, started, status, message, time.perf_counter() - clock)
+        return _failed(clock, message, status) if status else 0
     finally:
         log.removeHandler(console)
         log.removeHandler(file_log)
         file_log.close()
-    return 0
 
 
 if __name__ == "__main__":

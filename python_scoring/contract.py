@@ -195,6 +195,28 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("ingested_at", _TIMESTAMP),
         ]
     ),
+    # `scorehouse forget`: the suppression list staging filters on (docs/privacy.md)
+    "erasure_requests": pa.schema(
+        [
+            ("entity_id", _TEXT),
+            ("requested_at", _TIMESTAMP),
+            ("requested_by", _TEXT),
+            ("reason", _TEXT),
+        ]
+    ),
+    # every scorehouse command that reads or writes customer data (cli.py, docs/privacy.md)
+    "audit_log": pa.schema(
+        [
+            ("started_at", _TIMESTAMP),
+            ("os_user", _TEXT),
+            ("host", _TEXT),
+            ("command", _TEXT),
+            ("arguments", _TEXT),
+            ("outcome", _TEXT),
+            ("message", _TEXT),
+            ("duration_s", _DOUBLE),
+        ]
+    ),
 }
 
 

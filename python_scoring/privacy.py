@@ -4,10 +4,9 @@ The salt comes from env SCOREHOUSE_PSEUDONYM_SALT and reaches each engine as a s
 setting, never as text in SQL (so never in dbt's compiled SQL, logs or artifacts):
 DuckDB's variable `scorehouse_pseudonym_salt` (set by the profile's plugin,
 `python_scoring.warehouse.duckdb_privacy`), PostgreSQL's `scorehouse.pseudonym_salt`
-(PGOPTIONS, set by `prepare_process` or by the operator) and Spark's conf
-`spark.scorehouse.secret.pseudonym_salt` (the profile's server_side_parameters; Spark
-redacts conf values whose key says "secret"). The dispatched macro `pseudonymize`
-(macros/privacy/pseudonymize.sql) reads it there.
+(PGOPTIONS, set by `prepare_process` or by the operator) and on Spark the driver's
+environment itself (`${env:SCOREHOUSE_PSEUDONYM_SALT}`, substituted before parsing). The
+dispatched macro `pseudonymize` (macros/privacy/pseudonymize.sql) reads it there.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from python_scoring.errors import ScorehouseError
 
 SALT_ENV = "SCOREHOUSE_PSEUDONYM_SALT"
 # letters, digits and - _ . ~ + / = only: the salt travels in PGOPTIONS (space-separated)
-# and in Spark's ${...} substitution; 16+ characters so that keys cannot be brute-forced
+# and in Spark's ${env:...} substitution; 16+ characters so that keys cannot be brute-forced
 # from the (small) space of phone numbers
 _SALT_PATTERN = re.compile(r"[A-Za-z0-9_.~+/=-]{16,}")
 
@@ -56,3 +55,70 @@ def pgoptions(existing: str = "") -> str:
     if salt is None or "scorehouse.pseudonym_salt=" in existing:
         return existing
     return f"{existing} -c scorehouse.pseudonym_salt={salt}".strip()
+
+
+# what a column's name says about it, for `scorehouse scaffold`'s proposal (the user
+# confirms or corrects the sources YAML): English words of the name (snake or camel case)
+# or Chinese substrings; checked in this order, the first match wins
+_NAME_CLASSES = (
+    (
+        "identifier",
+        {"phone", "mobile", "msisdn", "email", "mail", "passport", "ssn", "idcard"},
+        ("身份证", "手机", "电话", "邮箱"),
+    ),
+    (
+        "sensitive",
+        {"balance", "income", "salary", "health", "religion", "ethnicity", "debt"},
+        ("存款", "收入", "余额", "健康"),
+    ),
+    (
+        "personal",
+        {
+            "name",
+            "address",
+            "gender",
+            "sex",
+            "age",
+            "birth",
+            "birthday",
+            "marital",
+            "married",
+            "education",
+            "partner",
+            "dependents",
+            "senior",
+        },
+        ("姓名", "名称", "地址", "性别", "年龄", "学历", "婚姻", "出生"),
+    ),
+)
+
+
+def proposed_class(name: str, is_id: bool = False, few_values: bool = False) -> str | None:
+    """The personal-data class (meta.pii) a column suggests: the entity id is an
+    identifier; otherwise by the words of its name (`_NAME_CLASSES`), where a column of a
+    few distinct values (PhoneService: Yes/No) cannot identify anyone. None: nothing
+    personal."""
+    if is_id:
+        return "identifier"
+    words = set(re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower().replace("-", "_").split("_"))
+    for pii, english, chinese in _NAME_CLASSES:
+        if pii == "identifier" and few_values:
+            continue
+        if words & english or any(part in name for part in chinese):
+            return pii
+    return None
+
+
+def identifier_names(manifest: dict) -> set[str]:
+    """The column names the sources classify `identifier` (meta.pii), lower case: where a
+    clear id may sit in any table (subscriber_id, customer_id, entity_id, ...)."""
+    return {
+        name.lower()
+        for source in manifest["sources"].values()
+        for name, column in source["columns"].items()
+        if (
+            (column.get("meta") or {}).get("pii")
+            or (column.get("config") or {}).get("meta", {}).get("pii")
+        )
+        == "identifier"
+    }

@@ -23,6 +23,14 @@
     grant usage on schema {{ adapter.quote(schema) }} to {{ adapter.quote(role) }};
         {%- endif -%}
     {%- endfor -%}
+    {#- the operations role also reads who did what (audit_log) and who was erased
+        (erasure_requests), nothing else of ml -#}
+    {%- set ops = env_var('SCOREHOUSE_OPS_ROLE', '') -%}
+    {%- set ml = var('ml_schema', 'ml') -%}
+    {%- if ops and adapter.check_schema_exists(target.database, ml) %}
+    grant usage on schema {{ adapter.quote(ml) }} to {{ adapter.quote(ops) }};
+    grant select on {{ ml }}.audit_log, {{ ml }}.erasure_requests to {{ adapter.quote(ops) }};
+    {%- endif -%}
 {%- endmacro %}
 
 {#- DuckDB has no roles (one file, one user); Spark SQL's table ACLs live in the cluster's

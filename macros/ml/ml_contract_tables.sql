@@ -137,6 +137,22 @@
             ('spool_file', dbt.type_string()),
             ('ingested_at', dbt.type_timestamp()),
         ],
+        'erasure_requests': [
+            ('entity_id', dbt.type_string()),
+            ('requested_at', dbt.type_timestamp()),
+            ('requested_by', dbt.type_string()),
+            ('reason', dbt.type_string()),
+        ],
+        'audit_log': [
+            ('started_at', dbt.type_timestamp()),
+            ('os_user', dbt.type_string()),
+            ('host', dbt.type_string()),
+            ('command', dbt.type_string()),
+            ('arguments', dbt.type_string()),
+            ('outcome', dbt.type_string()),
+            ('message', dbt.type_string()),
+            ('duration_s', type_double()),
+        ],
     }) }}
 {%- endmacro %}
 

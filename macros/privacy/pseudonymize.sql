@@ -18,7 +18,7 @@
 
 {% macro duckdb__pseudonymize(expr) -%}
     sha256(
-        -- cast: without it an unset variable is an untyped null and error() never runs
+        {#- cast: without it an unset variable is an untyped null and error() never runs #}
         coalesce(
             cast(getvariable('scorehouse_pseudonym_salt') as varchar),
             error('SCOREHOUSE_PSEUDONYM_SALT is not set (docs/privacy.md)')
@@ -26,14 +26,17 @@
     )
 {%- endmacro %}
 
-{#- Spark substitutes ${...} from the session's conf before parsing; an unset conf stays as
-    the literal text '${...}', an unset env var makes it empty: both fail. -#}
+{#- Spark substitutes ${env:NAME} with the driver's environment variable before parsing (a
+    conf value would not do: Spark substitutes a conf whose key says "secret" redacted, and
+    shows the others in its UI). In session mode the driver is the scorehouse or dbt
+    process; behind a Thrift server, set the variable in the server's environment. Unset,
+    the text stays '${env:...}' and the guard fails naming it. -#}
 {% macro spark__pseudonymize(expr) -%}
     sha2(
         case
-            when length('${spark.scorehouse.secret.pseudonym_salt}') >= 16
-                and substr('${spark.scorehouse.secret.pseudonym_salt}', 1, 2) != concat('$', '{')
-                then '${spark.scorehouse.secret.pseudonym_salt}'
+            when length('${env:SCOREHOUSE_PSEUDONYM_SALT}') >= 16
+                and substr('${env:SCOREHOUSE_PSEUDONYM_SALT}', 1, 2) != concat('$', '{')
+                then '${env:SCOREHOUSE_PSEUDONYM_SALT}'
             else raise_error('SCOREHOUSE_PSEUDONYM_SALT is not set (docs/privacy.md)')
         end || '|' || cast({{ expr }} as string),
         256

@@ -216,6 +216,13 @@ def scaffold(project: Project, request: Request) -> Scaffolded:
         encoding="utf-8",
     )
     log.info("scaffold %s: wrote %d files and 2 selectors", name, len(paths))
+    proposed = render.proposed_classes(found)
+    log.info(
+        "scaffold %s: personal data proposed in %s (meta.pii; check it, docs/privacy.md): %s",
+        name,
+        paths["sources"].relative_to(project.project_dir),
+        "; ".join(f"{pii}: {', '.join(cols)}" for pii, cols in proposed.items()) or "none",
+    )
 
     ensure_manifest(project)
     if relation is None:  # a file: into the raw table(s) the new source declares

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from python_scoring.privacy import proposed_class
 from python_scoring.scaffold.profile import Column, Profile
 
 # words an unquoted column name must not be on any of DuckDB, PostgreSQL and Spark
@@ -132,6 +133,22 @@ def _dump(data: dict | list) -> str:
 HEADER = "# written by `scorehouse scaffold {name}` from {origin}: yours to edit\n"
 
 
+def _few_values(column: Column) -> bool:
+    """A column that cannot single anyone out: a flag, a number, a date, or text of a few
+    values (PhoneService: Yes/No is not a phone number)."""
+    return column.kind not in ("text", "left_out") or bool(column.values)
+
+
+def proposed_classes(profile: Profile) -> dict[str, list[str]]:
+    """The columns per personal-data class the sources YAML proposes (meta.pii)."""
+    classes: dict[str, list[str]] = {}
+    for column in profile.columns:
+        pii = proposed_class(column.name, column.kind == "id", _few_values(column))
+        if pii:
+            classes.setdefault(pii, []).append(column.name)
+    return classes
+
+
 def sources_yml(plan: Plan, profile: Profile) -> str:
     columns = []
     for column in profile.columns:
@@ -142,7 +159,14 @@ def sources_yml(plan: Plan, profile: Profile) -> str:
             tests = ["not_null"]
         elif column.kind in ("text", "label") and column.values:
             tests = [{"accepted_values": {"arguments": {"values": list(column.values)}}}]
-        columns.append({"name": column.name, **({"data_tests": tests} if tests else {})})
+        pii = proposed_class(column.name, column.kind == "id", _few_values(column))
+        columns.append(
+            {
+                "name": column.name,
+                **({"meta": {"pii": pii}} if pii else {}),
+                **({"data_tests": tests} if tests else {}),
+            }
+        )
     tables = [{"name": plan.table_name, "identifier": plan.identifier, "columns": columns}]
     if plan.test_table_name:
         tables.append(
@@ -203,7 +227,8 @@ def staging_sql(plan: Plan, profile: Profile) -> str:
     return (
         "\n".join(comment)
         + f"\nwith\n\n{cte}\nfinal as (\n    select\n        {select}\n    from source\n)\n\n"
-        "select * from final\n"
+        # the right to erasure: ids `scorehouse forget` erased never come back (privacy.md)
+        f"select * from final\nwhere {{{{ not_erased('{sql_name(plan.id_column)}') }}}}\n"
     )
 
 

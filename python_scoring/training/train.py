@@ -12,6 +12,7 @@ from python_scoring.errors import ScorehouseError
 from python_scoring.features.blend import ProbabilityBlend
 from python_scoring.features.boosting import EarlyStoppedLGBMClassifier
 from python_scoring.features.pipeline import pipeline_summary, split_feature_types
+from python_scoring.privacy import identifier_names
 from python_scoring.project import Project
 from python_scoring.registry import ModelSpec
 from python_scoring.training.fit import cross_validate, evaluate, fit_function
@@ -41,6 +42,14 @@ def train_model(project: Project, wh: Warehouse, spec: ModelSpec) -> TrainResult
     stages: dict[str, float] = {}
     relation = project.model(spec.training_set)
     columns = wh.require_columns(relation, [spec.entity_id, spec.month_column, spec.label, "split"])
+    # a clear identifier is never a feature (docs/privacy.md): a model would learn people
+    leaking = sorted((set(columns) - spec.non_features) & identifier_names(project.manifest))
+    if leaking:
+        raise ScorehouseError(
+            f"training '{spec.name}': {relation} has {', '.join(leaking)}, classified "
+            "pii: identifier in its source, among the model's inputs: leave it out of the "
+            "training set (docs/privacy.md)"
+        )
     train_months, oot_month, counts = plan_months(wh, spec, relation)
     log.info(
         "%s (%s): in-time months %s .. %s, out-of-time %s",

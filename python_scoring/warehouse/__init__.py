@@ -39,6 +39,11 @@ def sql_literal(value: Any) -> str:
     raise TypeError(f"cannot render {value!r} as SQL")
 
 
+def _quoted(name: str) -> str:
+    """A catalog name as a quoted SQL identifier (DuckDB and PostgreSQL)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def predicate(where: dict[str, Any]) -> str:
     return " and ".join(f"{col} = {sql_literal(val)}" for col, val in where.items())
 
@@ -258,6 +263,35 @@ class Warehouse:
             f"drop table {staging.sql}",
         )
         return rows
+
+    def erase(self, requests: pa.Table, erasure: Relation, columns: set[str]) -> dict[str, int]:
+        """The right to erasure, in one transaction: append `requests` (ids and who asked)
+        to the suppression list `erasure`, then delete from every table of the warehouse
+        (views recompute) each row whose column named in `columns` holds an id on the list.
+        Returns the rows deleted per table that had any."""
+        with self._transaction() as writer:
+            self._insert(writer, erasure, requests)
+            writer.execute(
+                "select table_schema, table_name, column_name from information_schema.columns "
+                "join information_schema.tables using (table_catalog, table_schema, table_name) "
+                "where table_catalog = current_database() and table_type = 'BASE TABLE' "
+                f"and lower(column_name) in ({', '.join(sql_literal(c) for c in sorted(columns))}) "
+                "order by 1, 2, 3"
+            )
+            found = writer.fetchall()
+            erased = f"(select entity_id from {erasure.sql})"
+            deleted: dict[str, int] = {}
+            for schema, table, column in found:
+                name = f"{_quoted(schema)}.{_quoted(table)}"
+                if (schema, table) == (erasure.schema, erasure.identifier):
+                    continue
+                where = f"{self.as_text(_quoted(column))} in {erased}"
+                writer.execute(f"select count(*) from {name} where {where}")
+                (rows,) = writer.fetchone()
+                if rows:
+                    writer.execute(f"delete from {name} where {where}")
+                    deleted[f"{schema}.{table}"] = deleted.get(f"{schema}.{table}", 0) + rows
+        return deleted
 
     def close(self) -> None:
         pass

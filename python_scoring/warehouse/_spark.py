@@ -92,6 +92,14 @@ class SparkWarehouse(Warehouse):
             ) from exc
         self.spark.sparkContext.setLogLevel("ERROR")
 
+    def erase(self, requests: pa.Table, erasure: Relation, columns: set[str]) -> dict[str, int]:
+        # parquet tables have no DELETE and Spark no transaction across tables
+        raise ScorehouseError(
+            "scorehouse forget runs on DuckDB and PostgreSQL, not yet on Spark: erase there "
+            "with your table format's DELETE (Delta, Iceberg) and add the ids to "
+            "ml.erasure_requests (docs/privacy.md)"
+        )
+
     def _sql(self, sql: str):
         from pyspark.errors import PySparkException
 

@@ -103,16 +103,22 @@ def test_bi_role_reads_marts_and_is_refused_elsewhere(pg):
 
 
 def test_only_the_operations_role_maps_keys_to_clear_ids(pg):
-    """BI is refused the restricted map and every table holding a clear id; the
-    operations role reads the map and reaches the customers of the composite mart; the
-    keys are the documented keyed hash (same salt, same key as in Python)."""
+    """BI is refused the restricted map, the audit log and every table holding a clear id;
+    the operations role reads the map and the audit log and reaches the customers of the
+    composite mart; the keys are the documented keyed hash (same salt as in Python)."""
     from python_scoring.privacy import pseudonymize
 
     from .conftest import TEST_SALT
 
     bi = psycopg2.connect(**pg_params(pg.env, pg.env["SCOREHOUSE_BI_ROLE"]))
     try:
-        for table in ("restricted.customer_keys", "ml.model_scores", "raw.subscribers"):
+        for table in (
+            "restricted.customer_keys",
+            "ml.model_scores",
+            "ml.audit_log",
+            "ml.erasure_requests",
+            "raw.subscribers",
+        ):
             with pytest.raises(psycopg2.errors.InsufficientPrivilege), bi.cursor() as cursor:
                 cursor.execute(f"select 1 from {table} limit 1")
             bi.rollback()
@@ -123,11 +129,14 @@ def test_only_the_operations_role_maps_keys_to_clear_ids(pg):
         with ops.cursor() as cursor:
             cursor.execute("select entity_key, entity_id from restricted.customer_keys")
             keys = cursor.fetchall()
+            cursor.execute("select command, outcome from ml.audit_log")
+            audited = cursor.fetchall()
         ops.rollback()
         with pytest.raises(psycopg2.errors.InsufficientPrivilege), ops.cursor() as cursor:
             cursor.execute("select 1 from ml.model_scores limit 1")
     finally:
         ops.close()
+    assert ("run", "ok") in audited  # the monthly run, recorded for the operations role
     assert len(keys) >= SUBSCRIBERS // 2
     assert all(key == pseudonymize(entity, TEST_SALT) for key, entity in keys)
     top = query(pg, "select entity_key from marts.composite_scores where score_rank <= 20")

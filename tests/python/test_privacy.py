@@ -225,3 +225,44 @@ def test_the_salt_is_in_no_file_and_no_table(warehouse):
             f'select count(*) from "{schema}"."{table}" where "{column}" like \'%{TEST_SALT}%\'',
         )[0]
         assert hits == 0, f"{schema}.{table}.{column}"
+
+
+def test_training_refuses_a_clear_identifier_among_the_features(warehouse, capsys):
+    """A training set that carries a second id column (here the bank's customer_id, a
+    classified identifier) is refused before loading, naming the column."""
+    import duckdb
+
+    path = warehouse.env["SCOREHOUSE_DUCKDB_PATH"]
+    with duckdb.connect(path) as con:
+        con.execute(
+            "alter table ml.churn_training_set add column customer_id varchar default 'C0001'"
+        )
+    try:
+        assert warehouse.scorehouse("train", "--model", "churn_lgbm") == 2
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "has customer_id, classified pii: identifier" in error
+    finally:
+        warehouse.dbt("build", "--select", "churn_training_set", "--quiet")
+    assert "customer_id" not in {
+        c
+        for (c,) in query(
+            warehouse,
+            "select column_name from information_schema.columns "
+            "where table_name = 'churn_training_set'",
+        )
+    }
+
+
+def test_scaffold_proposes_classes_from_names_and_values():
+    from python_scoring.privacy import proposed_class
+
+    assert proposed_class("customerID", is_id=True) == "identifier"
+    assert proposed_class("mobile_number") == "identifier"
+    assert proposed_class("客户手机") == "identifier"
+    # a Yes/No column named like a phone cannot single anyone out
+    assert proposed_class("PhoneService", few_values=True) is None
+    assert [proposed_class(n) for n in ("gender", "SeniorCitizen", "Partner", "age")] == [
+        "personal"
+    ] * 4
+    assert proposed_class("deposit_balance") == "sensitive"
+    assert [proposed_class(n) for n in ("tenure", "usage_mb", "MonthlyCharges")] == [None] * 3

@@ -33,3 +33,4 @@ final as (
 )
 
 select * from final
+where {{ not_erased('customer_id') }}

@@ -21,3 +21,4 @@ final as (
 )
 
 select * from final
+where {{ not_erased('customer_id') }}

@@ -59,3 +59,4 @@ final as (
 )
 
 select * from final
+where {{ not_erased('customer_id') }}

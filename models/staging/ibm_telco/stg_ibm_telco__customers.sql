@@ -41,3 +41,4 @@ final as (
 )
 
 select * from final
+where {{ not_erased('customer_id') }}

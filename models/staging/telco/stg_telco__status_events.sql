@@ -15,3 +15,4 @@ final as (
 )
 
 select * from final
+where {{ not_erased('subscriber_id') }}

@@ -22,3 +22,4 @@ final as (
 )
 
 select * from final
+where {{ not_erased('subscriber_id') }}

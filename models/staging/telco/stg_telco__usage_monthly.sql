@@ -18,3 +18,4 @@ final as (
 )
 
 select * from final
+where {{ not_erased('subscriber_id') }}
