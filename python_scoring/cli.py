@@ -382,6 +382,11 @@ def _parser() -> argparse.ArgumentParser:
     forget.add_argument("ids", nargs="*", help="the ids to erase (phone numbers, customer ids)")
     forget.add_argument("--file", type=Path, help="more ids, one per line (UTF-8)")
     forget.add_argument("--reason", help="why (a ticket number; kept with the request)")
+    inventory = sub.add_parser(
+        "privacy-inventory",
+        help="the classified source columns and the models built from them (Markdown)",
+    )
+    inventory.add_argument("--output", type=Path, help="write it here (default: print it)")
     sub.add_parser("check", help="validate the registry and list its models")
     summary = sub.add_parser(
         "summary",
@@ -418,6 +423,17 @@ def _forget(project: Project, args: argparse.Namespace) -> None:
         f"forget: {len(ids)} id(s) suppressed; {sum(deleted.values())} row(s) deleted from "
         f"{len(deleted)} table(s)"
     )
+
+
+def _privacy_inventory(project: Project, args: argparse.Namespace) -> None:
+    from python_scoring.privacy import inventory
+
+    text = inventory(project.manifest)
+    if args.output is None:
+        print(text, end="")
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"privacy-inventory: written to {args.output}")
 
 
 def _logged_words(args: argparse.Namespace, words: list[str]) -> str:
@@ -470,6 +486,7 @@ def _commands() -> dict[str, Callable[[Project, argparse.Namespace], None]]:
         "summary": lambda p, a: steps.summary(p, [a.domain] if a.domain else None),
         "export": lambda p, a: steps.export(p, a.model, a.month, a.output),
         "forget": _forget,
+        "privacy-inventory": _privacy_inventory,
         "run": lambda p, a: run_cycle(
             p,
             a.domain,
@@ -494,6 +511,7 @@ def _commands() -> dict[str, Callable[[Project, argparse.Namespace], None]]:
 # when they need it: generate --csv-dir needs no project).
 _READ_THE_MANIFEST = {
     "check",
+    "privacy-inventory",
     "forget",
     "train",
     "score",

@@ -266,3 +266,15 @@ def test_scaffold_proposes_classes_from_names_and_values():
     ] * 4
     assert proposed_class("deposit_balance") == "sensitive"
     assert [proposed_class(n) for n in ("tenure", "usage_mb", "MonthlyCharges")] == [None] * 3
+
+
+def test_the_inventory_in_the_docs_is_the_generated_one(warehouse):
+    """docs/privacy_inventory.md is what `scorehouse privacy-inventory` writes from the
+    project's manifest: a source or model changed without regenerating it fails here."""
+    from python_scoring.privacy import inventory
+
+    generated = inventory(_manifest(warehouse))
+    assert "| `telco.subscribers` | subscriber_id | age_band, gender, region |" in generated
+    assert (REPO / "docs" / "privacy_inventory.md").read_text(encoding="utf-8") == generated, (
+        "regenerate: scorehouse privacy-inventory --output docs/privacy_inventory.md"
+    )
