@@ -19,8 +19,12 @@ start)
     [ "$(id -u)" = 0 ] && chown -R postgres "$state"
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     as_postgres initdb -D "$state/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$state/initdb.log"
+    # TLS with a self-signed certificate (clients: sslmode=require; SCOREHOUSE_PG_SSLMODE)
+    as_postgres openssl req -new -x509 -days 30 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$state/data/server.key" -out "$state/data/server.crt" >/dev/null 2>&1
+    as_postgres chmod 600 "$state/data/server.key"
     as_postgres pg_ctl -D "$state/data" -l "$state/server.log" -w \
-        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$state/socket -c fsync=off" start >/dev/null
+        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$state/socket -c fsync=off -c ssl=on" start >/dev/null
     psql -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -q <<SQL
 create role scorehouse login password 'scorehouse';
 create database scorehouse owner scorehouse;

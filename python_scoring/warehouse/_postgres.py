@@ -35,6 +35,9 @@ _ARROW_OF_OID = {
 }
 
 
+_SSL_KEYS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
+
+
 def _pg_type(arrow_type: pa.DataType) -> str:
     """The column type a table written from Arrow gets."""
     if pa.types.is_boolean(arrow_type):
@@ -86,6 +89,8 @@ class PostgresWarehouse(Warehouse):
             "dbname": output.get("dbname") or output.get("database"),
             "connect_timeout": int(output.get("connect_timeout", 10)),
             "application_name": "scorehouse",
+            # TLS as dbt-postgres does it: the profile's sslmode and certificate files
+            **{key: output[key] for key in _SSL_KEYS if output.get(key)},
         }
         where = f"{params['user']}@{params['host']}:{params['port']}/{params['dbname']}"
         try:

@@ -323,3 +323,25 @@ def test_forget_on_postgres_erases_everywhere_in_one_transaction(pg):
     assert sorted(i for (i,) in query(pg, "select entity_id from ml.erasure_requests")) == sorted(
         ids
     )
+
+
+@pytest.mark.parametrize("sslmode, encrypted", [("require", True), ("disable", False)])
+def test_the_profiles_sslmode_reaches_dbt_and_python_scoring(pg, monkeypatch, sslmode, encrypted):
+    """The local server has a self-signed certificate (scripts/local_postgres.sh); the
+    profile's sslmode (env SCOREHOUSE_PG_SSLMODE) decides, for dbt's connection and for
+    python_scoring's, whether the session is TLS (pg_stat_ssl)."""
+    asked = "select ssl from pg_stat_ssl where pid = pg_backend_pid()"
+    env = {**pg.env, "SCOREHOUSE_PG_SSLMODE": sslmode}
+    shown = subprocess.run(
+        [str(DBT), "show", "--inline", asked, "--output", "json"]
+        + ["--target-path", str(pg.root / "show"), "--log-path", str(pg.root / "show")],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert shown.returncode == 0, shown.stdout[-2000:]
+    assert f'"ssl": {str(encrypted).lower()}' in shown.stdout
+    monkeypatch.setattr(os, "environ", env)
+    with Warehouse.connect(pg.project()) as wh:
+        assert wh.query_arrow(asked).column(0).to_pylist() == [encrypted]
