@@ -206,7 +206,10 @@ def training_set(n: int = 600, seed: int = 7) -> pd.DataFrame:
 
 
 class _Project:
-    """What train_model reads of a Project: the training set's relation, the artifacts."""
+    """What train_model reads of a Project: the training set's relation, the artifacts,
+    the sources' classification (none here)."""
+
+    manifest: dict = {"sources": {}}
 
     def __init__(self, artifacts_dir: Path) -> None:
         self.artifacts_dir = artifacts_dir
