@@ -135,7 +135,8 @@ iv_result as (
         iv_columns_result.column_name,
         iv_columns_result.column_kind,
         iv_totals.n_rows,
-        iv_totals.n_events,
+        -- a sum of integers is HUGEINT on DuckDB: bigint, as empty_stats_result's
+        cast(iv_totals.n_events as {{ dbt.type_bigint() }}) as n_events,
         iv_columns_result.iv
     from (
         {%- if numeric %}

@@ -16,10 +16,11 @@ final as (
         {{ mask_identifier('entity_id') }} as entity_masked,
         cluster,
         item,
-        row_number() over (
+        -- bigint as the contract says: row_number is int on Spark
+        cast(row_number() over (
             partition by rule_set, entity_id
             order by confidence desc, lift desc, item asc
-        ) as recommendation_rank,
+        ) as {{ dbt.type_bigint() }}) as recommendation_rank,
         confidence,
         lift,
         support,

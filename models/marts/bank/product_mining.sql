@@ -15,10 +15,11 @@ final as (
         {{ pseudonymize('entity_id') }} as entity_key,
         {{ mask_identifier('entity_id') }} as entity_masked,
         cluster,
-        row_number() over (
+        -- bigint as the contract says: row_number is int on Spark
+        cast(row_number() over (
             partition by rule_set, item
             order by confidence desc, lift desc, entity_id asc
-        ) as customer_rank,
+        ) as {{ dbt.type_bigint() }}) as customer_rank,
         confidence,
         lift,
         rule_id

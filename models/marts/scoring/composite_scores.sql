@@ -54,14 +54,16 @@ final as (
         combined.models_scored,
         expected.models_expected,
         combined.weight_scored / expected.total_weight as weight_coverage,
-        row_number() over (
+        -- bigint as the contract says: row_number is int on Spark, ntile int on PostgreSQL
+        -- and Spark
+        cast(row_number() over (
             partition by combined.entity, combined.score_month
             order by combined.composite_score desc, combined.entity_id asc
-        ) as score_rank,
-        ntile(10) over (
+        ) as {{ dbt.type_bigint() }}) as score_rank,
+        cast(ntile(10) over (
             partition by combined.entity, combined.score_month
             order by combined.composite_score desc, combined.entity_id asc
-        ) as score_decile
+        ) as {{ dbt.type_bigint() }}) as score_decile
     from combined
     inner join expected on combined.entity = expected.entity
 )

@@ -52,7 +52,8 @@ final as (
     select
         model_name,
         score_month,
-        decile,
+        -- bigint as the contract says: ntile is int on PostgreSQL and Spark
+        cast(decile as {{ dbt.type_bigint() }}) as decile,
         rows_scored,
         min_score,
         max_score,

@@ -41,7 +41,11 @@ combined as (
 final as (
     select
         *,
-        row_number() over (partition by scenario order by iv desc, column_name asc) as iv_rank
+        -- bigint as the contract says: row_number is int on Spark
+        cast(
+            row_number() over (partition by scenario order by iv desc, column_name asc)
+            as {{ dbt.type_bigint() }}
+        ) as iv_rank
     from combined
 )
 
