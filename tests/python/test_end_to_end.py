@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import re
+import shutil
 
 import duckdb
 import pytest
@@ -11,7 +14,7 @@ import pytest
 from python_scoring import artifacts
 from python_scoring.registry import load_registry
 
-from .conftest import query
+from .conftest import REPO, Built, make_warehouse, query
 
 pytestmark = pytest.mark.e2e
 
@@ -338,3 +341,115 @@ def test_each_run_writes_a_structured_log(warehouse):
     assert any("fitted lightgbm" in m for m in messages)  # per-stage timings
     assert messages[-1].startswith("finished in")
     assert all(r["level"] == "INFO" for r in records)  # INFO in the file even with -q
+
+
+# The BI marts (models/marts/): each under an enforced dbt model contract.
+MARTS = {
+    "corporate_churn_warnings",
+    "cross_sell_recommendations",
+    "potential_customers_guangdong",
+    "product_mining",
+    "retail_cluster_profiles",
+    "composite_scores",
+    "dim_ml_models",
+    "score_deciles",
+    "score_monitoring",
+    "score_online_vs_batch",
+    "score_outcomes",
+    "feature_iv",
+    "feature_profiles",
+    "feature_psi",
+}
+# the text and double types of the contracts per profile target (vars contract_text,
+# contract_double); the others are the same everywhere
+CONTRACT_TYPES = {
+    "duckdb": ("varchar", "double"),
+    "postgres": ("text", "double precision"),
+    "spark_local": ("string", "double"),
+}
+
+
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory) -> Built:
+    """A copy of the dbt project over an empty DuckDB warehouse (dbt's on-run-start
+    creates the ml tables the scoring marts read)."""
+    root = tmp_path_factory.mktemp("contracts")
+    project = root / "project"
+    for name in ("dbt_project.yml", "selectors.yml", "models", "macros", "seeds", "tests/dbt"):
+        source = REPO / name
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, project / name)
+    built = make_warehouse(root / "warehouse")
+    built.project_dir = project
+    return built
+
+
+@pytest.mark.parametrize("target", CONTRACT_TYPES)
+def test_every_mart_column_is_named_typed_and_described(project_copy, target):
+    """`dbt parse` for each engine's target: every model under models/marts has an
+    enforced contract, every column a data_type (the engine's text and double from the
+    vars) and a description; retail_cluster_profiles lists a rate per seed product."""
+    env = {**project_copy.env, "SCOREHOUSE_TARGET": target}
+    Built(project_copy.root, env, project_copy.project_dir).dbt("parse", "--quiet")
+    manifest = json.loads((project_copy.root / "target" / "manifest.json").read_text())
+    marts = {
+        node["name"]: node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["original_file_path"].startswith("models/marts/")
+    }
+    assert marts.keys() >= MARTS
+    text, double = CONTRACT_TYPES[target]
+    types = {text, double, "bigint", "integer", "date", "timestamp", "boolean"}
+    for name, node in marts.items():
+        assert node["config"]["contract"]["enforced"] is True, name
+        assert node["columns"], name
+        for column in node["columns"].values():
+            assert column.get("data_type") in types, (name, column["name"], column.get("data_type"))
+            assert column["description"].strip(), (name, column["name"])
+    scores = marts["composite_scores"]["columns"]
+    assert (scores["entity_key"]["data_type"], scores["composite_score"]["data_type"]) == (
+        text,
+        double,
+    )
+    with (REPO / "seeds" / "bank" / "bank_products.csv").open(encoding="utf-8") as seed:
+        products = [row["product_key"] for row in csv.DictReader(seed)]
+    assert len(products) == 8
+    rates = [c for c in marts["retail_cluster_profiles"]["columns"] if c.endswith("_rate")]
+    assert rates == [f"{product}_rate" for product in products]
+
+
+def test_a_mart_that_breaks_its_contract_fails_the_build(project_copy):
+    """dbt compares a mart's columns with its YAML before building it: composite_scores
+    with a column renamed and one typed integer (ntile's type on PostgreSQL and Spark)
+    fails naming both, and the table keeps its last build."""
+    project_copy.dbt("build", "--select", "dim_ml_models", "composite_scores", "--quiet")
+    path = project_copy.project_dir / "models" / "marts" / "scoring" / "composite_scores.sql"
+    original = path.read_text()
+    broken = original.replace(
+        "as {{ dbt.type_bigint() }}) as score_decile", "as integer) as score_decile"
+    ).replace("as entity_masked", "as entity_display")
+    assert broken.count("entity_display") == 1 and "as integer) as score_decile" in broken
+    path.write_text(broken)
+    try:
+        failed = project_copy.dbt("run", "--select", "composite_scores", check=False)
+    finally:
+        path.write_text(original)
+    assert failed.returncode != 0
+    assert "This model has an enforced contract that failed." in failed.stdout
+    rows = {
+        tuple(cell.strip() for cell in line.strip().strip("|").split("|"))
+        for line in failed.stdout.splitlines()
+        if re.match(r"\s*\| (entity|score)", line)
+    }
+    assert rows == {
+        ("entity_display", "VARCHAR", "", "missing in contract"),
+        ("entity_masked", "", "VARCHAR", "missing in definition"),
+        ("score_decile", "INTEGER", "BIGINT", "data type mismatch"),
+    }
+    columns = query(
+        project_copy,
+        "select column_name from information_schema.columns "
+        "where table_schema = 'marts' and table_name = 'composite_scores'",
+    )
+    assert ("entity_masked",) in columns and ("entity_display",) not in columns
