@@ -18,6 +18,8 @@ import re
 from python_scoring.errors import ScorehouseError
 
 SALT_ENV = "SCOREHOUSE_PSEUDONYM_SALT"
+# the key of the embedded warehouse's encryption at rest (DuckDB; docs/privacy.md)
+KEY_ENV = "SCOREHOUSE_DUCKDB_KEY"
 # letters, digits and - _ . ~ + / = only: the salt travels in PGOPTIONS (space-separated)
 # and in Spark's ${env:...} substitution; 16+ characters so that keys cannot be brute-forced
 # from the (small) space of phone numbers
@@ -40,6 +42,20 @@ def pseudonym_salt(required: bool = True) -> str | None:
             f"(it has {len(salt)} characters)"
         )
     return salt
+
+
+def warehouse_key() -> str | None:
+    """The DuckDB warehouse's encryption key from the environment, checked; None when unset
+    (the file is not encrypted)."""
+    key = os.environ.get(KEY_ENV, "")
+    if not key:
+        return None
+    if len(key) < 16 or key != key.strip():
+        raise ScorehouseError(
+            f"{KEY_ENV} must be 16 or more characters without leading or trailing spaces "
+            f"(it has {len(key)} characters)"
+        )
+    return key
 
 
 def pseudonymize(value: str, salt: str) -> str:

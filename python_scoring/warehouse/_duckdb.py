@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from python_scoring.errors import ScorehouseError
+from python_scoring.privacy import KEY_ENV, warehouse_key
 from python_scoring.project import Relation
 from python_scoring.warehouse import Warehouse, sql_literal
 
@@ -21,6 +22,62 @@ def _as_user_error(exc: BaseException) -> BaseException:
     if isinstance(exc, duckdb.Error):
         return ScorehouseError(f"DuckDB: {str(exc).splitlines()[0]} (nothing was written)")
     return exc
+
+
+def catalog_name(path: str) -> str:
+    """The name DuckDB (and dbt-duckdb's relation names) give the file's database: its file
+    name up to the first dot ("scorehouse.duckdb" -> scorehouse)."""
+    return Path(path).name.lstrip(".").split(".")[0]
+
+
+def _load_openssl(con: Any) -> None:
+    """DuckDB encrypts securely only with OpenSSL, which its httpfs extension brings: the
+    signed build of the package index (duckdb-extension-httpfs, pinned beside duckdb),
+    loaded from its installed file (DuckDB checks the signature; nothing downloads)."""
+    import duckdb
+
+    try:
+        import duckdb_extension_httpfs
+    except ImportError as exc:
+        raise ScorehouseError(
+            f"the warehouse is encrypted ({KEY_ENV}) but duckdb-extension-httpfs is not "
+            "installed (pyproject.toml pins it beside duckdb)"
+        ) from exc
+    extension = (
+        Path(duckdb_extension_httpfs.__file__).parent
+        / "extensions"
+        / f"v{duckdb.__version__}"
+        / "httpfs.duckdb_extension"
+    )
+    if not extension.exists():
+        raise ScorehouseError(
+            f"no httpfs extension for DuckDB {duckdb.__version__} at {extension}: install "
+            f"duckdb-extension-httpfs=={duckdb.__version__} (pyproject.toml)"
+        )
+    con.execute(f"load {sql_literal(str(extension))}")
+
+
+def attach_encrypted(con: Any, path: str, key: str) -> str:
+    """Attach the encrypted warehouse file to `con` (an in-memory DuckDB) under its usual
+    catalog name and make it the default; the key is a bound parameter, never SQL text.
+    Returns the catalog name (a cursor must `use` it too: cursors do not inherit it)."""
+    import duckdb
+
+    catalog = catalog_name(path)
+    _load_openssl(con)
+    try:
+        con.execute(
+            f'attach {sql_literal(path)} as "{catalog}" (encryption_key $1)',
+            [key],
+        )
+    except duckdb.Error as exc:
+        raise ScorehouseError(
+            f"cannot open DuckDB file {path} with {KEY_ENV}: {str(exc).splitlines()[0]}"
+        ) from exc
+    con.execute(f'use "{catalog}"')
+    # what spills to disk beyond memory_limit is customer data too (off by default)
+    con.execute("set temp_file_encryption = true")
+    return catalog
 
 
 class DuckDBWarehouse(Warehouse):
@@ -39,12 +96,24 @@ class DuckDBWarehouse(Warehouse):
                 "SCOREHOUSE_DUCKDB_PATH, or create the warehouse with `scorehouse generate`, "
                 "`scorehouse load` or `dbt build`"
             )
+        key = warehouse_key() if path != ":memory:" else None
+        self._catalog: str | None = None
         try:
-            self.con = duckdb.connect(path)
+            if key is None:
+                self.con = duckdb.connect(path)
+            else:
+                self.con = duckdb.connect()
+                self._catalog = attach_encrypted(self.con, path, key)
         except duckdb.IOException as exc:
             raise ScorehouseError(
                 f"cannot open DuckDB file {path} (one writer at a time: is dbt or another "
                 f"scorehouse command using it?): {str(exc).splitlines()[0]}"
+            ) from exc
+        except duckdb.CatalogException as exc:
+            if "without a key" not in str(exc):
+                raise _as_user_error(exc) from exc
+            raise ScorehouseError(
+                f"DuckDB file {path} is encrypted: set {KEY_ENV} to its key (docs/privacy.md)"
             ) from exc
         if output.get("threads"):
             self.con.execute(f"set threads = {int(output['threads'])}")
@@ -105,6 +174,8 @@ class DuckDBWarehouse(Warehouse):
         # a second cursor, so its statements may interleave with a stream still reading
         # from the main connection
         writer = self.con.cursor()
+        if self._catalog is not None:  # a cursor starts in the in-memory default catalog
+            writer.execute(f'use "{self._catalog}"')
         try:
             writer.execute("begin transaction")
             yield writer

@@ -244,6 +244,7 @@ def make_warehouse(root: Path, target: str = "duckdb", **env: str) -> Built:
         "SCOREHOUSE_SPOOL": str(root / "spool"),
         "SCOREHOUSE_PSEUDONYM_SALT": TEST_SALT,
         "PGOPTIONS": f"-c scorehouse.pseudonym_salt={TEST_SALT}",
+        "SCOREHOUSE_DUCKDB_KEY": "",  # plain files (the tests read them directly)
         **env,
     }
     return Built(root, env)
@@ -303,3 +304,16 @@ def postgres_database(server: dict[str, str], name: str) -> dict[str, str]:
         cursor.execute(f"create database {name} owner {server['SCOREHOUSE_PG_USER']}")
     admin.close()
     return {**server, "SCOREHOUSE_PG_DATABASE": name}
+
+
+def assert_one_error_line(done: subprocess.CompletedProcess, *words: str) -> str:
+    """Exit 2, no traceback, exactly one `scorehouse: error:` line (the last), naming
+    `words`; returns that line."""
+    assert done.returncode == 2, (done.returncode, done.stderr[-3000:])
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    lines = done.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("scorehouse: error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0], done.stderr[-3000:]
+    for word in words:
+        assert word in errors[0], errors[0]
+    return errors[0]

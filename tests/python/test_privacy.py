@@ -8,14 +8,17 @@ ml tables a mart reads)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from python_scoring.privacy import pseudonymize
 
-from .conftest import REPO, TEST_SALT, Built, make_warehouse, query
+from .conftest import REPO, TEST_SALT, Built, assert_one_error_line, make_warehouse, query
 
 pytestmark = pytest.mark.e2e
 
@@ -278,3 +281,107 @@ def test_the_inventory_in_the_docs_is_the_generated_one(warehouse):
     assert (REPO / "docs" / "privacy_inventory.md").read_text(encoding="utf-8") == generated, (
         "regenerate: scorehouse privacy-inventory --output docs/privacy_inventory.md"
     )
+
+
+# ---- encryption at rest (DuckDB, SCOREHOUSE_DUCKDB_KEY) ------------------------------------
+
+TEST_KEY = "test-key-4Vb9nQ2-encrypt"
+_BANK = ("generate", "--domain", "bank", "--corporate", "300", "--retail", "400", "--months", "3")
+
+
+@pytest.fixture(scope="module")
+def encrypted(tmp_path_factory) -> tuple[Built, Built]:
+    """The same generated bank data (a fixed seed) and its staging and features built by
+    dbt, once in a plain warehouse and once in an encrypted one."""
+    plain = make_warehouse(tmp_path_factory.mktemp("plain"))
+    locked = make_warehouse(tmp_path_factory.mktemp("locked"), SCOREHOUSE_DUCKDB_KEY=TEST_KEY)
+    for built in (plain, locked):
+        assert built.scorehouse(*_BANK) == 0
+        built.dbt("build", "--selector", "bank_features")
+    return plain, locked
+
+
+def test_the_encrypted_warehouse_file_holds_no_id_or_address(encrypted):
+    """Ids and addresses are readable bytes of a plain DuckDB file and of no encrypted
+    one (names are compressed either way, so they count only where they are found)."""
+    plain, locked = encrypted
+    rows = query(
+        plain,
+        "select customer_id, registered_address, company_name "
+        "from raw.bank_corporate_registrations order by customer_id limit 200",
+    )
+    assert len(rows) == 200
+    plain_bytes = Path(plain.env["SCOREHOUSE_DUCKDB_PATH"]).read_bytes()
+    locked_files = [p for p in locked.root.iterdir() if p.name.startswith("warehouse.duckdb")]
+    locked_bytes = b"".join(p.read_bytes() for p in locked_files)
+    assert len(locked_bytes) > 500_000
+
+    def hits(data: bytes, column: int) -> int:
+        return sum(str(row[column]).encode() in data for row in rows)
+
+    assert hits(plain_bytes, 0) == 200 and hits(plain_bytes, 1) == 200
+    assert [hits(locked_bytes, column) for column in range(3)] == [0, 0, 0]
+    # the catalog (table and column names) is encrypted too, and the key is not stored
+    for word in (b"bank_corporate_registrations", b"registered_address"):
+        assert word in plain_bytes and word not in locked_bytes
+    assert TEST_KEY.encode() not in locked_bytes
+    # and with the key, the same rows (python_scoring opens it as dbt did)
+    assert query_encrypted(locked, rows[0][0]) == rows[0][1]
+
+
+def query_encrypted(built: Built, customer_id: str) -> str:
+    from python_scoring.warehouse._duckdb import DuckDBWarehouse
+
+    old = os.environ.get("SCOREHOUSE_DUCKDB_KEY")
+    os.environ["SCOREHOUSE_DUCKDB_KEY"] = built.env["SCOREHOUSE_DUCKDB_KEY"]
+    try:
+        warehouse = DuckDBWarehouse(
+            {"path": built.env["SCOREHOUSE_DUCKDB_PATH"], "target_name": "duckdb"}
+        )
+        table = warehouse.query_arrow(
+            "select registered_address from staging.stg_bank__corporate_registrations "
+            f"where customer_id = '{customer_id}'"
+        )
+        warehouse.close()
+    finally:
+        os.environ.pop("SCOREHOUSE_DUCKDB_KEY")
+        if old is not None:
+            os.environ["SCOREHOUSE_DUCKDB_KEY"] = old
+    return table.column(0)[0].as_py()
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("", "is encrypted: set SCOREHOUSE_DUCKDB_KEY to its key"),
+        ("wrong-key-wrong-key-0", "Wrong encryption key"),
+        ("short", "SCOREHOUSE_DUCKDB_KEY must be 16 or more characters"),
+    ],
+    ids=["no-key", "wrong-key", "short-key"],
+)
+def test_the_encrypted_warehouse_refuses_a_missing_or_wrong_key_in_one_line(
+    encrypted, key, message
+):
+    _, locked = encrypted
+    env = {**locked.env, "SCOREHOUSE_DUCKDB_KEY": key}
+    cli = Path(sys.executable).parent / "scorehouse"
+    failed = subprocess.run(
+        [str(cli), *locked.cli_args, "summary"],
+        env=env,
+        cwd=locked.project_dir,
+        capture_output=True,
+        text=True,
+    )
+    assert_one_error_line(failed, message)
+    assert TEST_KEY not in failed.stderr + failed.stdout
+    if key:
+        assert key not in failed.stderr + failed.stdout
+
+
+def test_the_key_is_in_no_log_or_artifact(encrypted):
+    """The key reaches DuckDB as a bound parameter only: no file dbt or scorehouse wrote
+    holds it."""
+    _, locked = encrypted
+    files = [p for p in locked.root.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".log" for p in files) and any("compiled" in p.parts for p in files)
+    assert [str(p) for p in files if TEST_KEY.encode() in p.read_bytes()] == []

@@ -34,7 +34,15 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from ..conftest import REPO, Built, make_warehouse, pg_params, postgres_database, query
+from ..conftest import (
+    REPO,
+    Built,
+    assert_one_error_line,
+    make_warehouse,
+    pg_params,
+    postgres_database,
+    query,
+)
 
 SUBSCRIBERS, MONTHS = 3_000, 7
 SPARK_SUBSCRIBERS = 2_000
@@ -101,19 +109,6 @@ def _run(built: Built, args: list[str], **env: str) -> subprocess.CompletedProce
 
 def _scores(built: Built) -> dict[str, tuple]:
     return {entity: rest for entity, *rest in query(built, SCORES)}
-
-
-def assert_one_error_line(done: subprocess.CompletedProcess, *words: str) -> str:
-    """Exit 2, no traceback, exactly one `scorehouse: error:` line (the last), naming
-    `words`; returns that line."""
-    assert done.returncode == 2, (done.returncode, done.stderr[-3000:])
-    assert "Traceback" not in done.stderr, done.stderr[-3000:]
-    lines = done.stderr.strip().splitlines()
-    errors = [line for line in lines if line.startswith("scorehouse: error:")]
-    assert len(errors) == 1 and lines[-1] == errors[0], done.stderr[-3000:]
-    for word in words:
-        assert word in errors[0], errors[0]
-    return errors[0]
 
 
 def assert_same_scores(after: dict[str, tuple], before: dict[str, tuple]) -> None:
