@@ -20,6 +20,9 @@ import yaml
 
 from python_scoring.errors import ScorehouseError
 
+# the dbt project's layers (models/<layer>/), in build order
+LAYERS = ("staging", "intermediate", "features", "targets", "ml", "marts", "restricted")
+
 
 def _quoted(name: str) -> str:
     """Plain lower-case names bare, which every engine reads the same (Spark takes double

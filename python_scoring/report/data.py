@@ -16,7 +16,8 @@ from typing import Any
 
 from python_scoring import dbt_runner
 from python_scoring.errors import ScorehouseError
-from python_scoring.project import Project, Relation
+from python_scoring.privacy import inventory_rows
+from python_scoring.project import LAYERS, Project, Relation
 from python_scoring.registry import ModelSpec, load_registry
 from python_scoring.warehouse import Warehouse, sql_literal
 
@@ -24,7 +25,6 @@ from python_scoring.warehouse import Warehouse, sql_literal
 # 'warn', above ERROR 'error' (PSI statuses come from the score_monitoring mart's bands)
 AUC_DECAY_WARN, AUC_DECAY_ERROR = 0.05, 0.10
 STATUS_ORDER = ["ok", "warn", "error"]
-LAYERS = ["staging", "intermediate", "features", "targets", "ml", "marts"]
 TOP_RULES = 200  # association rules drawn (the strongest by support x confidence)
 
 
@@ -69,6 +69,8 @@ class ReportData:
     rules: list[dict[str, Any]]
     cross_sell: list[dict[str, Any]]
     bank_lists: list[dict[str, Any]]
+    # classified source columns and the models built from them (python_scoring.privacy)
+    privacy: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Reader:
@@ -351,6 +353,7 @@ def collect(
             "from {t} group by rule_set, item order by rule_set, customers desc",
         ),
         bank_lists=_bank_lists(read) if bank else [],
+        privacy=inventory_rows(project.manifest),
     )
 
 

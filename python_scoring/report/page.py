@@ -953,8 +953,46 @@ def _bank(data: ReportData) -> Section | None:
     )
 
 
+# ---- personal data ---------------------------------------------------------------------
+
+
+def _privacy(data: ReportData) -> Section | None:
+    """The inventory of classified source columns and where each table's data flows (the
+    table docs/privacy_inventory.md holds, from the same dbt manifest)."""
+    if not data.privacy:
+        return None
+    rows = [
+        [
+            r["table"],
+            ", ".join(r["identifier"]),
+            ", ".join(r["personal"]),
+            ", ".join(r["sensitive"]),
+            " · ".join(f"{layer}: {', '.join(names)}" for layer, names in r["layers"].items()),
+        ]
+        for r in data.privacy
+    ]
+    classified = sum(
+        len(r[c]) for r in data.privacy for c in ("identifier", "personal", "sensitive")
+    )
+    return Section(
+        "privacy",
+        "Personal data",
+        f"{classified} source columns of {len(rows)} tables are classified (meta.pii in the "
+        "sources YAML); the models built from each table, by layer. The marts BI reads carry "
+        "identifiers only as pseudonymous keys and masks, which their build checks; the "
+        "operations role maps keys to ids in restricted.customer_keys (docs/privacy.md).",
+        [
+            Table(
+                "privacy-inventory",
+                ["source table", "identifier", "personal", "sensitive", "models built from it"],
+                rows,
+            )
+        ],
+    )
+
+
 def sections(data: ReportData) -> list[Section]:
-    found = [_overview(data), _monitoring(data), _features(data), _bank(data)]
+    found = [_overview(data), _monitoring(data), _features(data), _bank(data), _privacy(data)]
     iv: dict[str, dict[str, float]] = defaultdict(dict)
     for r in data.feature_iv:
         iv[r["scenario"]][r["column_name"]] = r["iv"]

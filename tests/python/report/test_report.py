@@ -206,3 +206,22 @@ def test_an_unwritable_output_is_refused_in_one_line(demo, capsys):
         "scorehouse: error: cannot write the report to /proc/no/such/report.html: "
         "No such file or directory"
     ]
+
+
+def test_the_personal_data_section_is_the_inventory_of_the_manifest(demo):
+    """The report's inventory is docs/privacy_inventory.md's table: every classified source
+    table with its columns by class and the models built from it."""
+    report = read_report(demo.root / "report.html")
+    rows = {r["source table"]: r for r in report.tables["privacy-inventory"]}
+    subscribers = rows["telco.subscribers"]
+    assert subscribers["identifier"] == "subscriber_id"
+    assert subscribers["personal"] == "age_band, gender, region"
+    assert (
+        "features: package_group_month, subscriber_month_wide"
+        in subscribers["models built from it"]
+    )
+    registrations = rows["bank.corporate_registrations"]
+    assert "company_name" in registrations["personal"]
+    assert "potential_customers_guangdong" in registrations["models built from it"]
+    docs = (demo.project_dir / "docs" / "privacy_inventory.md").read_text()
+    assert {f"`{table}`" for table in rows} == set(re.findall(r"^\| (`[^`]+`)", docs, re.M))
