@@ -13,7 +13,7 @@ root values), add up exactly to the model's raw score.
 
 Random forests get the same path attribution in probability units (each tree's credits
 divided by the number of trees; with the mean root value they add up to predict_proba),
-gathered through the forest's sparse decision paths. Linear models credit each input
+per leaf precomputed too, gathered through the leaves `apply` finds. Linear models credit each input
 with coefficient x value: the inputs are standardised numbers, one-hot indicators or
 weights of evidence, so the largest products are the strongest pushes up (log-odds units).
 
@@ -34,7 +34,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
 SMALL_ROWS = 64  # a batch this small gathers all trees' credits at once (online requests)
-FOREST_CHUNK_ROWS = 4096  # rows per sparse decision-path product (memory ~ rows x nodes)
+FOREST_CHUNK_ROWS = 65_536  # rows per leaf-indicator product (memory ~ rows x trees)
 
 
 def _node_value(node: dict[str, Any]) -> float:
@@ -86,36 +86,66 @@ class PathAttribution:
 
 
 class ForestAttribution:
-    """Per-row feature contributions of a scikit-learn random forest by path attribution."""
+    """Per-row feature contributions of a scikit-learn random forest by path attribution:
+    each leaf's credit vector precomputed once (as for LightGBM), kept sparse (a path
+    splits on a few features; forest leaves are many), and a row's contributions are the
+    sum of its leaves' vectors: the rows' leaf indicators (`apply`, one per tree) times
+    the leaves' credits."""
 
     def __init__(self, forest: RandomForestClassifier) -> None:
         self.forest = forest
         n_trees = len(forest.estimators_)
         positive = list(forest.classes_).index(1)
-        rows, cols, credits, self.bias = [], [], [], 0.0
-        offset = 0
+        self.bias = 0.0
+        self.leaf_column = []  # per tree: node -> the leaf's column of leaf_credit (-1: inner)
+        leaf_rows, features, credits = [], [], []
+        n_leaves = 0
         for estimator in forest.estimators_:
             tree = estimator.tree_
             value = tree.value[:, 0, positive] / tree.value[:, 0, :].sum(axis=1)
             self.bias += value[0] / n_trees
-            parents = np.flatnonzero(tree.children_left >= 0)  # leaves have children -1
-            for children in (tree.children_left[parents], tree.children_right[parents]):
-                rows.append(offset + children)
-                cols.append(tree.feature[parents])
-                credits.append((value[children] - value[parents]) / n_trees)
-            offset += tree.node_count
-        # node_credit[node, feature]: credit of entering `node`, on its parent's feature
-        self.node_credit = sp.csr_matrix(
-            (np.concatenate(credits), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(offset, forest.n_features_in_),
+            inner = np.flatnonzero(tree.children_left >= 0)  # leaves have children -1
+            parent = np.full(tree.node_count, -1)
+            parent[tree.children_left[inner]] = inner
+            parent[tree.children_right[inner]] = inner
+            leaves = np.flatnonzero(tree.children_left < 0)
+            column = np.full(tree.node_count, -1)
+            column[leaves] = n_leaves + np.arange(len(leaves))
+            self.leaf_column.append(column)
+            # walk every leaf's path up to the root at once: entering `node` from its
+            # parent credits the parent's split feature with the change in value
+            node, owner = leaves, column[leaves]
+            while len(node):
+                up = parent[node]
+                climbing = up >= 0
+                node, up, owner = node[climbing], up[climbing], owner[climbing]
+                leaf_rows.append(owner)
+                features.append(tree.feature[up])
+                credits.append((value[node] - value[up]) / n_trees)
+                node = up
+            n_leaves += len(leaves)
+        # leaf_credit[leaf, feature]: the credit of `feature` on the path to `leaf` (the
+        # splits on one feature summed)
+        self.leaf_credit = sp.csr_matrix(
+            (np.concatenate(credits), (np.concatenate(leaf_rows), np.concatenate(features))),
+            shape=(n_leaves, forest.n_features_in_),
         )
+        self.leaf_credit.sum_duplicates()
 
     def contributions(self, features: Any) -> np.ndarray:
         out = []
         for start in range(0, len(features), FOREST_CHUNK_ROWS):
-            paths, _ = self.forest.decision_path(features[start : start + FOREST_CHUNK_ROWS])
-            out.append((paths @ self.node_credit).toarray())
-        return np.vstack(out) if out else np.zeros((0, self.node_credit.shape[1]))
+            nodes = self.forest.apply(features[start : start + FOREST_CHUNK_ROWS])
+            columns = np.column_stack(
+                [self.leaf_column[t][nodes[:, t]] for t in range(nodes.shape[1])]
+            )
+            rows, trees = columns.shape
+            leaves = sp.csr_matrix(
+                (np.ones(rows * trees), columns.ravel(), np.arange(0, rows * trees + 1, trees)),
+                shape=(rows, self.leaf_credit.shape[0]),
+            )
+            out.append((leaves @ self.leaf_credit).toarray())
+        return np.vstack(out) if out else np.zeros((0, self.leaf_credit.shape[1]))
 
 
 class LinearAttribution:
