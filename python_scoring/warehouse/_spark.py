@@ -93,12 +93,43 @@ class SparkWarehouse(Warehouse):
         self.spark.sparkContext.setLogLevel("ERROR")
 
     def erase(self, requests: pa.Table, erasure: Relation, columns: set[str]) -> dict[str, int]:
-        # parquet tables have no DELETE and Spark no transaction across tables
-        raise ScorehouseError(
-            "scorehouse forget runs on DuckDB and PostgreSQL, not yet on Spark: erase there "
-            "with your table format's DELETE (Delta, Iceberg) and add the ids to "
-            "ml.erasure_requests (docs/privacy.md)"
-        )
+        """Parquet tables have no DELETE and Spark no transaction across tables: the
+        requests are appended first (staging's filter keeps the ids out of every rebuild
+        from then on), then each table holding an id is rewritten without it: its kept
+        rows are staged in `<table>__erasing`, which overwrites the table and is dropped.
+        A staged table found at the start is an interrupted erasure's: it is written back
+        first, so a rerun of `forget` completes it."""
+        self.append_all([(erasure, requests)])
+        erased = f"(select {self.as_text('entity_id')} from {erasure.sql})"
+        deleted: dict[str, int] = {}
+        for database in sorted(d.name for d in self.spark.catalog.listDatabases()):
+            for table in self.spark.catalog.listTables(database):
+                if table.tableType == "VIEW" or table.isTemporary:
+                    continue
+                relation = Relation(None, database, table.name)
+                if (database, table.name) == (erasure.schema, erasure.identifier):
+                    continue
+                if table.name.endswith("__erasing"):
+                    original = Relation(None, database, table.name.removesuffix("__erasing"))
+                    self._sql(f"insert overwrite table {original.sql} select * from {relation.sql}")
+                    self.drop(relation)
+                    continue
+                hits = [c for c in self.columns(relation) if c in columns]
+                if not hits:
+                    continue
+                where = " or ".join(f"{self.as_text(c)} in {erased}" for c in hits)
+                rows = self._sql(f"select count(*) from {relation.sql} where {where}").first()[0]
+                if not rows:
+                    continue
+                staged = Relation(None, database, f"{table.name}__erasing")
+                self._sql(
+                    f"create table {staged.sql} using parquet as select * from {relation.sql} "
+                    f"where not coalesce({where}, false)"
+                )
+                self._sql(f"insert overwrite table {relation.sql} select * from {staged.sql}")
+                self.drop(staged)
+                deleted[f"{database}.{table.name}"] = rows
+        return deleted
 
     def _sql(self, sql: str):
         from pyspark.errors import PySparkException

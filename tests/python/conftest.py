@@ -317,3 +317,23 @@ def assert_one_error_line(done: subprocess.CompletedProcess, *words: str) -> str
     for word in words:
         assert word in errors[0], errors[0]
     return errors[0]
+
+
+def id_hits(con, ids: list[str]) -> tuple[set[tuple[str, str]], int, list[str]]:
+    """Every column of every table and view of a DuckDB connection's database, compared as
+    text (and as a substring of text, for JSON and joined lists) with `ids`: the tables
+    and the number of columns scanned, and the hits outside the suppression list."""
+    columns = con.execute(
+        "select table_schema, table_name, column_name from "
+        "information_schema.columns where table_catalog = current_database()"
+    ).fetchall()
+    hits = []
+    for schema, table, column in columns:
+        if (schema, table) == ("ml", "erasure_requests"):
+            continue
+        value = f'cast("{column}" as varchar)'
+        match = " or ".join(f"{value} like '%{i}%'" for i in ids)
+        (n,) = con.execute(f'select count(*) from "{schema}"."{table}" where {match}').fetchone()
+        if n:
+            hits.append(f"{schema}.{table}.{column}: {n}")
+    return {(s, t) for s, t, _ in columns}, len(columns), hits

@@ -31,7 +31,16 @@ import pytest
 
 from python_scoring import contract
 
-from .conftest import REPO, make_warehouse, normalised, postgres_database, query, query_frame
+from .conftest import (
+    REPO,
+    _reader,
+    id_hits,
+    make_warehouse,
+    normalised,
+    postgres_database,
+    query,
+    query_frame,
+)
 from .report.checks import check_run_report
 from .test_contract import contract_mismatches, warehouse_columns
 
@@ -263,3 +272,28 @@ def test_rescoring_on_spark_overwrites_its_partition(engines):
         query(spark, "select count(*) from ml.model_scores where model_name <> 'churn_lgbm'")[0][0]
         == 2 * before[0][0]
     )
+
+
+def test_forget_on_spark_rewrites_every_table_without_the_ids(engines):
+    """Last: it changes the Spark warehouse. Two scored ids forgotten: every parquet table
+    scanned, no hit outside ml.erasure_requests; every other row kept."""
+    spark = engines["spark"]
+    ids = [i for (i,) in query(spark, "select distinct entity_id from ml.model_scores")][:2]
+    counted = "select count(*) from {} where cast({} as varchar) in ({})"
+    listed = ", ".join(f"'{i}'" for i in ids)
+    scores = query(spark, "select count(*) from ml.model_scores")[0][0]
+    theirs = query(spark, counted.format("ml.model_scores", "entity_id", listed))[0][0]
+    subscribers = query(spark, "select count(*) from raw.subscribers")[0][0]
+    assert theirs > 0 and len(ids) == 2
+    assert spark.scorehouse("forget", *ids, "--reason", "T-7") == 0
+    con = _reader(spark)
+    try:
+        tables, columns, hits = id_hits(con, ids)
+    finally:
+        con.close()
+    assert len(tables) > 20 and columns > 300 and hits == []
+    assert query(spark, "select count(*) from ml.model_scores")[0][0] == scores - theirs
+    assert query(spark, "select count(*) from raw.subscribers")[0][0] == subscribers - 2
+    requests = query(spark, "select entity_id, reason from ml.erasure_requests")
+    assert sorted(requests) == sorted((i, "T-7") for i in ids)
+    assert not any(name.endswith("__erasing") for _, name in tables)
