@@ -13,9 +13,13 @@
     percentile_cont(array[{{ probs | join(', ') }}]::float8 []) within group (order by {{ expr }})
 {%- endmacro %}
 
+{#- DuckDB (1.5) rounds lo*(1-d) + hi*d twice, so between two equal order statistics the
+    quantiles can come out of order by an ulp (29.99, 29.99 -> 29.989999999999995 at 0.6,
+    29.990000000000002 at 0.8): sorted, as the cut points they are (and as the Python
+    reference, python_scoring.features.stats.sql_quantiles, sorts them). -#}
 {% macro duckdb__quantiles(expr, probs) -%}
     {%- if var('exact_quantiles', true) -%}
-    quantile_cont({{ expr }}, [{{ probs | join(', ') }}])
+    list_sort(quantile_cont({{ expr }}, [{{ probs | join(', ') }}]))
     {%- else -%}
     approx_quantile({{ expr }}, [{{ probs | join(', ') }}])
     {%- endif -%}

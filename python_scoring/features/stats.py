@@ -69,15 +69,15 @@ Differences from feature_engine (1.9.4), all tested in tests/python/test_stats.p
   DuckDB's ``quantile_cont`` rounds its interpolation differently from numpy (numpy uses
   ``hi - (hi-lo)*(1-d)`` for ``d >= 0.5``), so in those same edge cases the warehouse and
   numpy can disagree too (seen with duckdb 2.0: ``np.arange(331)*1.7 + 0.3``, p = 0.7:
-  numpy 392.99999999999994, DuckDB 393.0). Nothing changes when ``(n-1)*j/bins`` is not
-  an integer or when the two order statistics around the quantile are equal (ties).
+  numpy 392.99999999999994, DuckDB 393.0), and between equal order statistics DuckDB 1.5
+  can miss their value by an ulp (``sql_quantiles`` emulates it). Otherwise nothing
+  changes when ``(n-1)*j/bins`` is not an integer.
 - Label: feature_engine remaps any two-valued target to 0/1; here the label must be 0/1.
 """
 
 from __future__ import annotations
 
 import numbers
-from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -182,14 +182,15 @@ def _check_cuts(cuts) -> np.ndarray:
 def sql_quantiles(v: np.ndarray, probs: np.ndarray) -> np.ndarray:
     """Linear-interpolation quantiles, rounded exactly as DuckDB's quantile_cont rounds them.
 
-    Position h = (n-1)*p, lo = v[floor h], hi = v[ceil h], d = h - floor h; DuckDB (2.0, as
-    pinned) evaluates lo*(1-d) + hi*d as one fused multiply-add, fma(lo, 1-d, hi*d), with
-    a single rounding. Mathematically this is np.quantile's default, but numpy rounds
-    differently in the last bit, and a data value lying exactly on a cut point would then
-    change bin. Emulating the warehouse's rounding (exact rational arithmetic; there are
-    only bins-1 cut points) keeps this reference bin-for-bin equal to the SQL macros on
-    DuckDB. PostgreSQL's percentile_cont rounds lo + (hi-lo)*d: cut points can differ
-    there in the last bit.
+    Position h = (n-1)*p, lo = v[floor h], hi = v[ceil h], d = h - floor h; DuckDB (1.5, as
+    pinned) evaluates lo*(1-d) + hi*d with a rounding after each operation (tested against
+    it on 2,700 quantiles of random and tied data: all equal). Mathematically this is
+    np.quantile's default, but numpy rounds differently in the last bit, and a data value
+    lying exactly on a cut point would then change bin; between two equal order statistics
+    the result can even miss their value by an ulp, out of order (the SQL macro sorts its
+    quantiles, and equal_frequency_cuts sorts these). Emulating the warehouse's rounding
+    keeps this reference bin-for-bin equal to the SQL macros on DuckDB. PostgreSQL's
+    percentile_cont rounds lo + (hi-lo)*d: cut points can differ there in the last bit.
     """
     v = np.sort(v)
     cuts = []
@@ -198,7 +199,7 @@ def sql_quantiles(v: np.ndarray, probs: np.ndarray) -> np.ndarray:
         lower = int(np.floor(h))
         d = h - lower
         lo, hi = float(v[lower]), float(v[int(np.ceil(h))])
-        cuts.append(lo if d == 0 else float(Fraction(lo) * Fraction(1.0 - d) + Fraction(hi * d)))
+        cuts.append(lo * (1.0 - d) + hi * d)
     return np.array(cuts, dtype="float64")
 
 
