@@ -6,7 +6,9 @@ from lightgbm import LGBMClassifier
 
 from python_scoring.features.pipeline import build_pipeline, feature_names
 from python_scoring.features.reasons import (
+    FOREST_CHUNK_ROWS,
     SMALL_ROWS,
+    ForestAttribution,
     PathAttribution,
     encoded_sources,
     top_contributions,
@@ -52,6 +54,49 @@ def test_top_reason_mostly_agrees_with_exact_treeshap(model):
     shap = clf.booster_.predict(x[:500], pred_contrib=True)[:, :-1]
     agreement = np.mean(path.argmax(axis=1) == shap.argmax(axis=1))
     assert agreement > 0.8
+
+
+def _walked_forest_contributions(forest, x: np.ndarray) -> np.ndarray:
+    """The path attribution of a random forest walked row by row, node by node: the
+    definition the precomputed leaf credits must reproduce."""
+    positive = list(forest.classes_).index(1)
+    out = np.zeros((len(x), forest.n_features_in_))
+    x = x.astype(np.float32)  # what scikit-learn's trees compare with their thresholds
+    for estimator in forest.estimators_:
+        tree = estimator.tree_
+        value = tree.value[:, 0, positive] / tree.value[:, 0, :].sum(axis=1)
+        for i, row in enumerate(x):
+            node = 0
+            while tree.children_left[node] >= 0:
+                feature = tree.feature[node]
+                go_left = row[feature] <= tree.threshold[node]
+                child = tree.children_left[node] if go_left else tree.children_right[node]
+                out[i, feature] += (value[child] - value[node]) / len(forest.estimators_)
+                node = child
+    return out
+
+
+def test_forest_leaf_credits_equal_the_walked_paths_and_add_up_to_predict_proba():
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(5)
+    x = np.round(rng.normal(size=(3_000, 5)), 1)  # ties on thresholds
+    y = (rng.random(3_000) < 1 / (1 + np.exp(-(x[:, 0] - x[:, 1] * x[:, 2])))).astype(int)
+    forest = RandomForestClassifier(n_estimators=15, min_samples_leaf=5, random_state=0)
+    forest.fit(x, y)
+    attribution = ForestAttribution(forest)
+    rows = x[:300]
+    contributions = attribution.contributions(rows)
+    np.testing.assert_allclose(
+        contributions, _walked_forest_contributions(forest, rows), rtol=0, atol=1e-9
+    )
+    total = contributions.sum(axis=1) + attribution.bias
+    np.testing.assert_allclose(total, forest.predict_proba(rows)[:, 1], rtol=0, atol=1e-9)
+    # more rows than one leaf-indicator product: the chunks join in order
+    many = np.repeat(rows[:3], FOREST_CHUNK_ROWS // 2 + 1, axis=0)
+    chunked = attribution.contributions(many)
+    assert chunked.shape == (len(many), 5)
+    np.testing.assert_array_equal(chunked[:: FOREST_CHUNK_ROWS // 2 + 1], contributions[:3])
 
 
 def test_top_reasons_order_and_only_positive():
