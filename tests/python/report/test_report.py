@@ -51,7 +51,7 @@ def test_the_report_opens_with_no_console_error_and_no_network_request(demo):
         charts = opened.page.locator("svg.chart").count()
         drawn = opened.page.locator("figure[data-figure='feature-psi'] svg").bounding_box()
     models = [f"model-{m}" for m in sorted(BANK_MODELS) + sorted(TELCO_MODELS)]
-    assert sections == ["overview", *models, "monitoring", "features", "bank"]
+    assert sections == ["overview", *models, "monitoring", "features", "bank", "privacy"]
     assert charts >= len(models) * len(CHARTS_PER_MODEL)
     assert drawn["width"] > 300 and drawn["height"] > 300  # the heatmap is laid out, not empty
     assert (demo.root / "report.png").stat().st_size > 50_000
