@@ -13,13 +13,19 @@
     percentile_cont(array[{{ probs | join(', ') }}]::float8 []) within group (order by {{ expr }})
 {%- endmacro %}
 
-{#- DuckDB (1.5) rounds lo*(1-d) + hi*d twice, so between two equal order statistics the
-    quantiles can come out of order by an ulp (29.99, 29.99 -> 29.989999999999995 at 0.6,
-    29.990000000000002 at 0.8): sorted, as the cut points they are (and as the Python
-    reference, python_scoring.features.stats.sql_quantiles, sorts them). -#}
+{#- DuckDB (1.5) rounds lo*(1-d) + hi*d twice, so between two equal order statistics it can
+    miss their value by an ulp, out of order (29.99, 29.99 -> 29.989999999999995 at 0.6,
+    29.990000000000002 at 0.8), where PostgreSQL and Spark give 29.99: a result within
+    1e-12 of quantile_disc (an order statistic next to it) is that order statistic, and the
+    list is sorted, as the cut points it holds (python_scoring.features.stats.sql_quantiles
+    computes the same). -#}
 {% macro duckdb__quantiles(expr, probs) -%}
     {%- if var('exact_quantiles', true) -%}
-    list_sort(quantile_cont({{ expr }}, [{{ probs | join(', ') }}]))
+    {%- set p = '[' ~ probs | join(', ') ~ ']' -%}
+    list_sort(list_transform(
+        list_zip(quantile_cont({{ expr }}, {{ p }}), quantile_disc({{ expr }}, {{ p }})),
+        q -> case when abs(q[1] - q[2]) <= 1e-12 * abs(q[2]) then q[2] else q[1] end
+    ))
     {%- else -%}
     approx_quantile({{ expr }}, [{{ probs | join(', ') }}])
     {%- endif -%}

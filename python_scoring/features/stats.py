@@ -65,7 +65,9 @@ Differences from feature_engine (1.9.4), all tested in tests/python/test_stats.p
   the exact quantile falls on an order statistic (``(n-1)*j/bins`` is an integer) whose
   neighbour differs, and ``(n-1)*(j/bins)`` rounds just below that integer: numpy then
   returns a cut one rounding error below that value, which therefore lands in the upper
-  bin, whereas qcut keeps it in the lower one (e.g. ``n = 91, j/bins = 0.7``).
+  bin, whereas qcut keeps it in the lower one (e.g. ``n = 91, j/bins = 0.7``); here a cut
+  within 1e-12 of the order statistic quantile_disc gives is that order statistic
+  (``sql_quantiles``), which keeps such a value in the lower bin as qcut does.
   DuckDB's ``quantile_cont`` rounds its interpolation differently from numpy (numpy uses
   ``hi - (hi-lo)*(1-d)`` for ``d >= 0.5``), so in those same edge cases the warehouse and
   numpy can disagree too (seen with duckdb 2.0: ``np.arange(331)*1.7 + 0.3``, p = 0.7:
@@ -187,8 +189,9 @@ def sql_quantiles(v: np.ndarray, probs: np.ndarray) -> np.ndarray:
     it on 2,700 quantiles of random and tied data: all equal). Mathematically this is
     np.quantile's default, but numpy rounds differently in the last bit, and a data value
     lying exactly on a cut point would then change bin; between two equal order statistics
-    the result can even miss their value by an ulp, out of order (the SQL macro sorts its
-    quantiles, and equal_frequency_cuts sorts these). Emulating the warehouse's rounding
+    the result can even miss their value by an ulp, out of order, so the SQL macro takes
+    quantile_disc (v[ceil(n*p) - 1]) where the result lies within 1e-12 of it, as here, and
+    sorts. Emulating the warehouse's rounding
     keeps this reference bin-for-bin equal to the SQL macros on DuckDB. PostgreSQL's
     percentile_cont rounds lo + (hi-lo)*d: cut points can differ there in the last bit.
     """
@@ -199,7 +202,9 @@ def sql_quantiles(v: np.ndarray, probs: np.ndarray) -> np.ndarray:
         lower = int(np.floor(h))
         d = h - lower
         lo, hi = float(v[lower]), float(v[int(np.ceil(h))])
-        cuts.append(lo * (1.0 - d) + hi * d)
+        cut = lo * (1.0 - d) + hi * d
+        disc = float(v[max(int(np.ceil(v.size * float(p))) - 1, 0)])  # quantile_disc's
+        cuts.append(disc if abs(cut - disc) <= 1e-12 * abs(disc) else cut)
     return np.array(cuts, dtype="float64")
 
 
