@@ -97,7 +97,7 @@ class ForestAttribution:
         n_trees = len(forest.estimators_)
         positive = list(forest.classes_).index(1)
         self.bias = 0.0
-        self.leaf_column = []  # per tree: node -> the leaf's column of leaf_credit (-1: inner)
+        leaf_columns = []  # per tree: node -> the leaf's column of leaf_credit (-1: inner)
         leaf_rows, features, credits = [], [], []
         n_leaves = 0
         for estimator in forest.estimators_:
@@ -111,7 +111,7 @@ class ForestAttribution:
             leaves = np.flatnonzero(tree.children_left < 0)
             column = np.full(tree.node_count, -1)
             column[leaves] = n_leaves + np.arange(len(leaves))
-            self.leaf_column.append(column)
+            leaf_columns.append(column)
             # walk every leaf's path up to the root at once: entering `node` from its
             # parent credits the parent's split feature with the change in value
             node, owner = leaves, column[leaves]
@@ -131,14 +131,16 @@ class ForestAttribution:
             shape=(n_leaves, forest.n_features_in_),
         )
         self.leaf_credit.sum_duplicates()
+        # every tree's node -> leaf column map in one array: one gather per batch
+        sizes = [len(column) for column in leaf_columns]
+        self.node_offset = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        self.all_leaf_columns = np.concatenate(leaf_columns)
 
     def contributions(self, features: Any) -> np.ndarray:
         out = []
         for start in range(0, len(features), FOREST_CHUNK_ROWS):
             nodes = self.forest.apply(features[start : start + FOREST_CHUNK_ROWS])
-            columns = np.column_stack(
-                [self.leaf_column[t][nodes[:, t]] for t in range(nodes.shape[1])]
-            )
+            columns = self.all_leaf_columns[nodes + self.node_offset]
             rows, trees = columns.shape
             leaves = sp.csr_matrix(
                 (np.ones(rows * trees), columns.ravel(), np.arange(0, rows * trees + 1, trees)),
