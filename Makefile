@@ -14,7 +14,7 @@ export SCOREHOUSE_PSEUDONYM_SALT ?= demo-only-salt-not-a-secret
 SUBSCRIBERS ?= 50000
 MONTHS ?= 12
 
-.PHONY: help venv browser demo bank-demo bank-files test lint pytest test-duckdb test-postgres test-spark docs clean pg-start pg-stop
+.PHONY: help venv browser demo bank-demo bank-files test lint pytest test-duckdb test-postgres test-spark test-engines docs clean pg-start pg-stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -65,10 +65,17 @@ lint: venv profiles.yml  ## ruff and sqlfluff
 	$(VENV)/bin/ruff format --check .
 	SCOREHOUSE_DUCKDB_PATH=$$(mktemp -d)/lint.duckdb $(VENV)/bin/sqlfluff lint models tests/dbt analyses
 
-pytest: test-duckdb test-postgres test-spark  ## the three engines' test suites, one after the other
+pytest: test-duckdb test-engines  ## the three engines' test suites: DuckDB's, then PostgreSQL's and Spark's together
+
+# Two pytest workers (the machine's two cores); a test file's tests stay on one worker, so
+# a module's warehouse is built once (a session fixture: once per worker that needs it).
+XDIST := -n 2 --dist loadfile
 
 test-duckdb: venv profiles.yml browser  ## the suite on the embedded DuckDB (Python tests, dbt builds, e2e)
-	$(VENV)/bin/pytest -m "not postgres and not spark"
+	$(VENV)/bin/pytest -m "not postgres and not spark" $(XDIST)
+
+test-engines: venv profiles.yml  ## the PostgreSQL and Spark suites side by side (each worker its own server)
+	$(VENV)/bin/pytest -m "postgres or spark" $(XDIST)
 
 test-postgres: venv profiles.yml  ## end to end on PostgreSQL 15 (starts its own throwaway server)
 	$(VENV)/bin/pytest -m "postgres and not spark"
