@@ -12,10 +12,19 @@ from .conftest import Built, normalised, query_frame
 CORPORATE, RETAIL, MONTHS = 800, 3_000, 4
 
 
-def table(built: Built, name: str, keys: list[str], columns: str = "*") -> pd.DataFrame:
+def relation(built: Built, name: str) -> str:
     project = built.project()
-    relation = project.source(*name.split(".")).sql if "." in name else project.model(name).sql
-    frame = normalised(query_frame(built, f"select {columns} from {relation}"))
+    return project.source(*name.split(".")).sql if "." in name else project.model(name).sql
+
+
+def table(built: Built, name: str, keys: list[str], columns: str = "*") -> pd.DataFrame:
+    sql = f"select {columns} from {relation(built, name)}"
+    if name == "customer_keys":  # every domain's entities: the bank's only (a shared warehouse)
+        sql += (
+            f" where entity_id in (select entity_id from {relation(built, 'ml.customer_clusters')}"
+            f" union select customer_id from {relation(built, 'target_corporate_churn')})"
+        )
+    frame = normalised(query_frame(built, sql))
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)
 
 

@@ -259,6 +259,15 @@ def warehouse(tmp_path_factory) -> Built:
 
 
 @pytest.fixture(scope="session")
+def bank_duckdb(tmp_path_factory) -> Built:
+    """The bank run on DuckDB that the PostgreSQL and Spark bank runs are compared with."""
+    from .bank_parity import CORPORATE, MONTHS, RETAIL
+
+    built = make_warehouse(tmp_path_factory.mktemp("bank_duckdb"))
+    return built.bank_run(CORPORATE, RETAIL, MONTHS)
+
+
+@pytest.fixture(scope="session")
 def drifted(tmp_path_factory):
     """A small warehouse whose last month drifts (generate --drift-month)."""
     built = make_warehouse(tmp_path_factory.mktemp("drift"))

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,6 +33,8 @@ import pytest
 
 from python_scoring import contract
 
+from .bank_parity import CORPORATE, RETAIL, assert_bank_parity
+from .bank_parity import MONTHS as BANK_MONTHS
 from .conftest import (
     REPO,
     _reader,
@@ -63,34 +67,43 @@ def engines(tmp_path_factory, postgres_server):
         ),
         "spark": make_warehouse(root / "spark", "spark_local", **shared),
     }
-    for name, engine in built.items():
-        engine.dbt("parse", "--quiet")
-        assert (
-            engine.scorehouse(
-                "generate", "--subscribers", str(SUBSCRIBERS), "--months", str(MONTHS)
-            )
-            == 0
-        ), name
-        first_build = engine.dbt("build", "--selector", "telco_features")
-        engine.features_log, engine.features_err = first_build.stdout, first_build.stderr
     duck, spark = built["duckdb"], built["spark"]
-    assert duck.scorehouse("train") == 0
-    assert spark.scorehouse("train") == 0  # Spark trains too (its own versions)
-    versions = dict(query(duck, "select model_name, model_version from ml.training_runs"))
-    for name in ("postgres", "spark"):
-        _register(built[name], duck, versions)
-    for name, engine in built.items():
-        for model in MODELS:
-            assert (
-                engine.scorehouse("score", "--model", model, "--version", versions[model]) == 0
-            ), (
-                name,
-                model,
-            )
-        engine.marts_log = engine.dbt("build", "--selector", "telco_marts").stdout
-        report = engine.root / "report.html"
-        assert engine.scorehouse("report", "--output", str(report)) == 0, name
+    # Spark's commands run in child processes (a JVM each): its half of the work runs in
+    # a thread beside DuckDB's and PostgreSQL's, which run in this process one at a time
+    with ThreadPoolExecutor(1) as beside:
+        spark_built = beside.submit(_build_features, spark, train=True)  # its own versions
+        for engine in (duck, built["postgres"]):
+            _build_features(engine, train=engine is duck)
+        spark_built.result()
+        versions = dict(query(duck, "select model_name, model_version from ml.training_runs"))
+        spark_scored = beside.submit(_score_and_report, spark, duck, versions)
+        _score_and_report(built["postgres"], duck, versions)
+        _score_and_report(duck, None, versions)
+        spark_scored.result()
     return built
+
+
+def _build_features(engine, train: bool) -> None:
+    engine.dbt("parse", "--quiet")
+    generate = ["generate", "--subscribers", str(SUBSCRIBERS), "--months", str(MONTHS)]
+    assert engine.scorehouse(*generate) == 0, engine.root
+    first_build = engine.dbt("build", "--selector", "telco_features")
+    engine.features_log, engine.features_err = first_build.stdout, first_build.stderr
+    if train:
+        assert engine.scorehouse("train") == 0, engine.root
+
+
+def _score_and_report(engine, trained_on, versions) -> None:
+    """Score every model with the versions trained on DuckDB (registered first when the
+    engine is another one), build the marts, write the report."""
+    if trained_on is not None:
+        _register(engine, trained_on, versions)
+    for model in MODELS:
+        score = ["score", "--model", model, "--version", versions[model]]
+        assert engine.scorehouse(*score) == 0, (engine.root, model)
+    engine.marts_log = engine.dbt("build", "--selector", "telco_marts").stdout
+    report = engine.root / "report.html"
+    assert engine.scorehouse("report", "--output", str(report)) == 0, engine.root
 
 
 def _register(engine, source, versions) -> None:
@@ -251,27 +264,62 @@ def test_composite_and_monitoring_marts_are_the_same_on_every_engine(engines):
     assert_same(deciles, ["model_name", "score_month", "decile"], "score_deciles")
 
 
-def test_rescoring_on_spark_overwrites_its_partition(engines):
+def test_killed_rescoring_on_spark_resumes_and_overwrites_its_partition(engines):
+    """Rescoring churn_lgbm (the parity run's version) SIGKILLed after 2 of 4 pieces (each
+    a partition of the staging table): ml.model_scores as it was; the rerun resumes the two
+    staged pieces, overwrites the model's partition with the same scores (a new
+    scored_at) and leaves the other models' rows alone."""
     spark = engines["spark"]
-    before = query(
-        spark, "select count(*), sum(score) from ml.model_scores where model_name = 'churn_lgbm'"
+    scores = (
+        "select entity_id, score, model_version, scored_at from ml.model_scores "
+        "where model_name = 'churn_lgbm'"
     )
-    version = query(
-        spark, "select max(model_version) from ml.model_scores where model_name = 'churn_lgbm'"
-    )[0][0]
-    assert (
-        spark.scorehouse("score", "--model", "churn_lgbm", "--version", version, "--pieces", "3")
-        == 0
-    )
-    after = query(
-        spark, "select count(*), sum(score) from ml.model_scores where model_name = 'churn_lgbm'"
-    )
-    assert after[0][0] == before[0][0]
-    assert after[0][1] == pytest.approx(before[0][1], rel=1e-12)
-    assert (
-        query(spark, "select count(*) from ml.model_scores where model_name <> 'churn_lgbm'")[0][0]
-        == 2 * before[0][0]
-    )
+
+    def current():
+        return {entity: rest for entity, *rest in query(spark, scores)}
+
+    before = current()
+    other_rows = "select count(*) from ml.model_scores where model_name <> 'churn_lgbm'"
+    ((others,),) = query(spark, other_rows)
+    ((population,),) = query(spark, "select count(*) from ml.churn_scoring_input")
+    assert len(before) == population > 1000 and others == 2 * population
+    (version,) = {v for _, v, _ in before.values()}
+    cli = Path(sys.executable).parent / "scorehouse"
+    args = [str(cli), *spark.cli_args, "score", "--model", "churn_lgbm", "--version", version]
+    args += ["--pieces", "4"]
+
+    def run(**env):
+        return subprocess.run(
+            args, env={**spark.env, **env}, cwd=REPO, capture_output=True, text=True, timeout=900
+        )
+
+    killed = run(SCOREHOUSE_KILL_AFTER_PIECES="2")
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    ((month,),) = query(spark, "select max(score_month) from ml.model_scores")
+    staging = f"ml.model_scores__churn_lgbm__{str(month)[:7].replace('-', '')}"
+    staged = query(spark, f"select piece, count(*) from {staging} group by 1 order by 1")
+    assert [p for p, _ in staged] == [0, 1]
+    assert 0 < sum(n for _, n in staged) < population
+    assert current() == before  # same rows, same scores, same scored_at
+
+    resumed = run()
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming: pieces 0, 1" in resumed.stderr
+    after = current()
+    assert after.keys() == before.keys()
+    assert max(abs(after[k][0] - before[k][0]) for k in before) < 1e-12
+    assert {s for _, _, s in after.values()} != {s for _, _, s in before.values()}  # swapped
+    assert query(spark, other_rows) == [(others,)]
+    assert not (
+        Path(spark.env["SCOREHOUSE_SPARK_DIR"]) / "warehouse" / "ml.db" / staging.split(".")[1]
+    ).exists()
+
+
+def test_bank_jobs_on_spark_match_duckdb(engines, bank_duckdb):
+    """The bank cycle in the same Spark warehouse as the telco one (as `make bank-demo`
+    runs it beside the demo) gives what it gives on DuckDB (bank_parity)."""
+    spark = engines["spark"].bank_run(CORPORATE, RETAIL, BANK_MONTHS)
+    assert_bank_parity(bank_duckdb, spark)
 
 
 def test_forget_on_spark_rewrites_every_table_without_the_ids(engines):

@@ -12,8 +12,9 @@ PostgreSQL (one small warehouse, churn_lgbm only):
 - the scoring input's values changed (same ids) after a killed run: the rerun's scores are
   those of a fresh scoring of the changed input, not stale pieces.
 
-Spark (spark_local): killed after some pieces, the previous partition intact, the rerun
-resumes and gives the uninterrupted run's scores.
+Spark: killed after some pieces, the previous partition intact, the rerun resumes and
+gives the uninterrupted run's scores -- on the parity warehouse, test_engine_spark.py
+(test_killed_rescoring_on_spark_resumes_and_overwrites_its_partition).
 
 The SIGKILL after n pieces is score.py's crash-test hook (SCOREHOUSE_KILL_AFTER_PIECES).
 A pause at a chosen point (after a piece, or after a COPY into the staging table inside
@@ -45,7 +46,6 @@ from ..conftest import (
 )
 
 SUBSCRIBERS, MONTHS = 3_000, 7
-SPARK_SUBSCRIBERS = 2_000
 MODEL = "churn_lgbm"
 PIECES = 3
 SCORES = (
@@ -392,45 +392,3 @@ def test_a_rerun_after_the_input_changed_scores_the_changed_input(pg):
         f"(fresh {fresh[stale_kept[0]][0]})"
     )
     assert_same_scores(resumed, fresh)
-
-
-# ---- Spark ---------------------------------------------------------------------------
-
-
-@pytest.mark.spark
-@pytest.mark.e2e
-def test_killed_scoring_on_spark_resumes_with_the_same_scores(tmp_path):
-    """spark_local: SIGKILL after 2 of 4 pieces (each piece a partition of the staging
-    table), the previous partition of ml.model_scores intact, the rerun resumes the two
-    staged pieces and swaps in the scores of the uninterrupted run."""
-    spark = make_warehouse(tmp_path / "spark", "spark_local")
-    spark.dbt("parse", "--quiet")
-    generate = ["generate", "--subscribers", str(SPARK_SUBSCRIBERS), "--months", str(MONTHS)]
-    assert spark.scorehouse(*generate) == 0
-    spark.dbt("run", "--select", "+churn_training_set", "+churn_scoring_input", "--quiet")
-    assert spark.scorehouse("train", "--model", MODEL) == 0
-    args = _cli(spark, "score", "--model", MODEL, "--pieces", "4")
-    uninterrupted = _run(spark, args)
-    assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
-    before = _scores(spark)
-    ((population,),) = query(spark, "select count(*) from ml.churn_scoring_input")
-    assert len(before) == population > 1000
-
-    killed = _run(spark, args, SCOREHOUSE_KILL_AFTER_PIECES="2")
-    assert killed.returncode == -9, killed.stderr[-3000:]
-    ((month,),) = query(spark, "select max(score_month) from ml.model_scores")
-    staging = f"ml.model_scores__{MODEL}__{str(month)[:7].replace('-', '')}"
-    staged = query(spark, f"select piece, count(*) from {staging} group by 1 order by 1")
-    assert [p for p, _ in staged] == [0, 1]
-    assert 0 < sum(n for _, n in staged) < population
-    assert _scores(spark) == before  # same rows, same scores, same scored_at
-
-    resumed = _run(spark, args)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resuming: pieces 0, 1" in resumed.stderr
-    after = _scores(spark)
-    assert_same_scores(after, before)
-    assert {s for _, _, s in after.values()} != {s for _, _, s in before.values()}  # swapped
-    assert not (
-        Path(spark.env["SCOREHOUSE_SPARK_DIR"]) / "warehouse" / "ml.db" / staging.split(".")[1]
-    ).exists()
