@@ -43,30 +43,16 @@
 
     Memory: exact quantiles hold the reference rows' values in memory (DuckDB's
     quantile_cont does not spill), so this pass needs the reference group's (baseline
-    month's) numeric columns in memory, not the whole relation; the counting pass
-    streams. Every CTE here is read once, so no engine recomputes it.
+    month's) values in memory, not the whole relation: on DuckDB one column's at a time
+    (duckdb__quantile_ctes); the counting pass streams. Every CTE here is read once, so no
+    engine recomputes it.
 
     source: CTE with the columns `aliases` (and `group_column`, when given: one column,
     or several joined by ', ', as psi_sides_query groups);
     where: an optional condition selecting the reference rows. -#}
 {% macro threshold_ctes(prefix, source, aliases, bins, group_column=none, where=none) -%}
 {%- set group_select = group_column ~ ', ' if group_column else '' -%}
-{{ prefix }}_quantiles as (
-    select
-        {{ group_select }}
-        {%- for alias in aliases %}
-        min({{ alias }}) as {{ alias }}_min,
-        max({{ alias }}) as {{ alias }}_max,
-        {{ quantiles(alias, cut_probabilities(bins)) }} as {{ alias }}_q{{ "," if not loop.last }}
-        {%- endfor %}
-    from {{ source }}
-    {%- if where %}
-    where {{ where }}
-    {%- endif %}
-    {%- if group_column %}
-    group by {{ group_column }}
-    {%- endif %}
-),
+{{ quantile_ctes(prefix, source, aliases, bins, group_column, where) }},
 
 {{ prefix }}_thresholds as (
     select
@@ -88,6 +74,80 @@
     group by {{ group_column }}
     {%- endif %}
 )
+{%- endmacro %}
+
+{#- CTEs ending in <prefix>_quantiles: per group (or one row) each alias's min, max and
+    quantile array (<alias>_min, _max, _q), from the reference rows of `source`. -#}
+{% macro quantile_ctes(prefix, source, aliases, bins, group_column, where) -%}
+    {{ return(adapter.dispatch('quantile_ctes', 'scorehouse')(prefix, source, aliases, bins, group_column, where)) }}
+{%- endmacro %}
+
+{% macro default__quantile_ctes(prefix, source, aliases, bins, group_column, where) -%}
+{{ prefix }}_quantiles as (
+    {{ quantile_select(source, aliases, bins, group_column, where) }}
+)
+{%- endmacro %}
+
+{#- DuckDB's exact quantile holds every value of its group in memory, outside the
+    memory_limit's buffer pool, and one aggregate over every column holds them all at once:
+    the baseline month of 60 columns at 1M rows, ~500 MB. One materialized CTE per column
+    runs as a pipeline of its own, so one column's values (two at a time on two threads)
+    are held instead; each scans only its column. The same quantile function: the same
+    cut points. -#}
+{% macro duckdb__quantile_ctes(prefix, source, aliases, bins, group_column, where) -%}
+{%- if aliases | length < 2 or not var('exact_quantiles', true) -%}
+{{ default__quantile_ctes(prefix, source, aliases, bins, group_column, where) }}
+{%- else -%}
+{%- set groups = group_column.split(', ') if group_column else [] -%}
+{%- for alias in aliases %}
+{{ prefix }}_quantiles_{{ alias }} as materialized (
+    {{ quantile_select(source, [alias], bins, group_column, where) }}
+),
+{%- endfor %}
+
+{{ prefix }}_quantiles as (
+    select
+        {%- for column in groups %}
+        {{ prefix }}_quantiles_{{ aliases[0] }}.{{ column }},
+        {%- endfor %}
+        {%- for alias in aliases %}
+        {{ prefix }}_quantiles_{{ alias }}.{{ alias }}_min,
+        {{ prefix }}_quantiles_{{ alias }}.{{ alias }}_max,
+        {{ prefix }}_quantiles_{{ alias }}.{{ alias }}_q{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ prefix }}_quantiles_{{ aliases[0] }}
+    {%- for alias in aliases[1:] %}
+    inner join {{ prefix }}_quantiles_{{ alias }}
+        {%- if groups %}
+        on
+        {%- for column in groups %}
+        {{ "and " if not loop.first }}{{ prefix }}_quantiles_{{ alias }}.{{ column }} is not distinct from {{ prefix }}_quantiles_{{ aliases[0] }}.{{ column }}
+        {%- endfor %}
+        {%- else %}
+        on true
+        {%- endif %}
+    {%- endfor %}
+)
+{%- endif -%}
+{%- endmacro %}
+
+{#- One select of min, max and quantiles of `aliases` per group of the reference rows. -#}
+{% macro quantile_select(source, aliases, bins, group_column, where) -%}
+{%- set group_select = group_column ~ ', ' if group_column else '' -%}
+select
+        {{ group_select }}
+        {%- for alias in aliases %}
+        min({{ alias }}) as {{ alias }}_min,
+        max({{ alias }}) as {{ alias }}_max,
+        {{ quantiles(alias, cut_probabilities(bins)) }} as {{ alias }}_q{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ source }}
+    {%- if where %}
+    where {{ where }}
+    {%- endif %}
+    {%- if group_column %}
+    group by {{ group_column }}
+    {%- endif %}
 {%- endmacro %}
 
 {#- count(x <= threshold j of `alias`, read from relation `thresholds`). -#}
