@@ -5,9 +5,12 @@
 3. a hand-written numpy version (quantile cut points, searchsorted, bincount) on the same
    load.
 
-Times include loading the data out of the warehouse for 2 and 3 (the SQL needs no load).
-The SQL is run a second time under a DuckDB memory limit smaller than the data, to show
-it does not need the data to fit in memory.
+Times include loading the data out of the warehouse for 2 and 3 (the SQL needs no load);
+each figure is the median of --runs runs (3) after a warm-up, and every ratio divides by
+figures measured that way in the same run. The SQL is run again under a DuckDB
+memory_limit of a quarter of the data, exact and approximate cut points, each in a child
+process whose peak RSS is printed (DuckDB's exact quantiles hold their values outside the
+memory_limit's buffer pool: the RSS shows what they really take).
 
     .venv/bin/python bench/psi_benchmark.py                 # 1,000,000 subscribers
     .venv/bin/python bench/psi_benchmark.py --subscribers 200000
@@ -19,8 +22,10 @@ and reused; --rebuild forces a new one.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -102,12 +107,49 @@ def compile_psi_sql(env: dict[str, str], root: Path, columns: list[str], exact=T
     ).stdout
 
 
-def timed(label: str, fn, results: dict):
-    start = time.perf_counter()
+RUNS = 3
+
+
+def timed(label: str, fn, results: dict, runs: int = RUNS):
+    """The median of `runs` timed calls after a warm-up; returns the last call's value."""
     value = fn()
-    results[label] = time.perf_counter() - start
-    print(f"  {label:<44} {results[label]:7.2f} s", flush=True)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        value = fn()
+        times.append(time.perf_counter() - start)
+    results[label] = statistics.median(times)
+    print(f"  {label:<52} {results[label]:7.2f} s  (median of {runs})", flush=True)
     return value
+
+
+def limited_child(path: str, sql_file: str, limit_mb: int, spill: str) -> None:
+    """Run the SQL under the memory limit, print its seconds and (column, psi) rows."""
+    import duckdb
+
+    config = {"threads": 2, "memory_limit": f"{limit_mb}MB", "temp_directory": spill}
+    con = duckdb.connect(path, read_only=True, config=config)
+    sql = Path(sql_file).read_text()
+    start = time.perf_counter()
+    try:
+        rows = con.execute(sql).fetchall()
+    except duckdb.OutOfMemoryException as exc:
+        print(json.dumps({"error": str(exc).splitlines()[0][:80]}))
+        return
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "psi": {row[2]: row[5] for row in rows}}))
+
+
+def limited(path: str, sql: str, limit_mb: int, root: Path) -> tuple[dict, float]:
+    """limited_child in a child process: its answer and peak RSS in MB."""
+    sql_file = root / "limited.sql"
+    sql_file.write_text(sql)
+    args = [sys.executable, __file__, "--limited-child", path, str(sql_file), str(limit_mb)]
+    proc = subprocess.Popen([*args, str(root / "spill")], stdout=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"the limited run failed with status {status}")
+    return json.loads(proc.stdout.read().splitlines()[-1]), usage.ru_maxrss / 1024
 
 
 def numpy_psi(base: np.ndarray, cur: np.ndarray, bins: int = 10) -> float:
@@ -132,7 +174,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--limited-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.limited_child:
+        path, sql_file, limit_mb, spill = args.limited_child
+        limited_child(path, sql_file, int(limit_mb), spill)
+        return
     root = REPO / "bench" / "results" / f"psi_{args.subscribers}"
     if args.rebuild:
         shutil.rmtree(root, ignore_errors=True)
@@ -160,39 +207,35 @@ def main() -> None:
     sql_rows = timed("SQL psi_query in DuckDB", lambda: con.execute(sql).fetchall(), results)
     sql_psi = {row[2]: row[5] for row in sql_rows}  # column_name -> psi
     con.close()
-    # Under a memory limit well below the data: the counting pass streams, but DuckDB's
-    # exact quantiles hold the baseline month's values in memory, so the exact run may
-    # fail there; approx_quantile (var exact_quantiles: false) streams.
+    # Under a memory limit of a quarter of the data: the counting pass streams; the exact
+    # quantiles hold the baseline month's values (one column's at a time on DuckDB:
+    # duckdb__quantile_ctes); approx_quantile (var exact_quantiles: false) streams.
     data_bytes = rows * len(columns) * 8
     limit_mb = max(100, int(data_bytes * 0.25 / 1e6))
     approx_sql = compile_psi_sql(env, root, columns, exact=False)
+    print(f"  under memory_limit {limit_mb} MB (data {data_bytes / 1e6:,.0f} MB), child processes:")
     for label, query in (("exact", sql), ("approx_quantile", approx_sql)):
-        con = duckdb.connect(
-            path,
-            read_only=True,
-            config={
-                "threads": 2,
-                "memory_limit": f"{limit_mb}MB",
-                "temp_directory": str(root / "spill"),
-            },
+        answers, peaks = [], []
+        for _ in range(RUNS + 1):  # a warm-up, then RUNS
+            answer, peak = limited(path, query, limit_mb, root)
+            answers.append(answer)
+            peaks.append(peak)
+        if "error" in answers[-1]:
+            print(f"    {label} cuts: out of memory ({answers[-1]['error']}...)")
+            continue
+        seconds = statistics.median(a["seconds"] for a in answers[1:])
+        psi = answers[-1]["psi"]
+        diffs = sorted(abs(psi[c] - sql_psi[c]) for c in psi)
+
+        def band(value):
+            return "error" if value > 0.25 else "warn" if value > 0.1 else "stable"
+
+        moved = sum(band(psi[c]) != band(sql_psi[c]) for c in psi)
+        print(
+            f"    {label} cuts: {seconds:6.2f} s (median of {RUNS}), peak RSS "
+            f"{max(peaks[1:]):,.0f} MB; |PSI - unlimited exact PSI| max {diffs[-1]:.1e}; "
+            f"{moved} of {len(diffs)} columns change band"
         )
-        name = f"SQL, {label} cuts, memory_limit {limit_mb} MB"
-        try:
-            limited = timed(name, lambda c=con, q=query: c.execute(q).fetchall(), results)
-            diffs = sorted(abs(row[5] - sql_psi[row[2]]) for row in limited)
-
-            def band(value):
-                return "error" if value > 0.25 else "warn" if value > 0.1 else "stable"
-
-            moved = sum(band(row[5]) != band(sql_psi[row[2]]) for row in limited)
-            print(
-                f"    (data {data_bytes / 1e6:,.0f} MB; |PSI - exact PSI| median "
-                f"{diffs[len(diffs) // 2]:.1e}, max {diffs[-1]:.1e}; {moved} of "
-                f"{len(diffs)} columns change band)"
-            )
-        except duckdb.OutOfMemoryException as exc:
-            print(f"  {name}: out of memory ({str(exc).splitlines()[0][:60]}...)")
-        con.close()
 
     con = duckdb.connect(path, read_only=True, config={"threads": 2})
     select = "select month, " + ", ".join(columns) + " from bench.wide_2m"
@@ -231,7 +274,7 @@ def main() -> None:
     sql_time = results["SQL psi_query in DuckDB"]
     fe_total = load + results["feature_engine DropHighPSIFeatures.fit"]
     np_total = load + results["numpy"]
-    print(f"\nloaded data: {data_mb:,.0f} MB in pandas")
+    print(f"\nloaded data: {data_mb:,.0f} MB in pandas; SQL (the reference) {sql_time:.2f} s")
     print(
         f"feature_engine incl. load {fe_total:6.2f} s   SQL / feature_engine = "
         f"{sql_time / fe_total:.2f}"
