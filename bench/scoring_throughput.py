@@ -188,6 +188,8 @@ def forest_in_memory(runs: int) -> None:
 def make_input(db: Path, rows: int) -> None:
     import duckdb
 
+    from python_scoring import contract
+
     columns = ", ".join(f"random() * 2 - 1 as f{i:02d}" for i in range(N_FEATURES))
     con = duckdb.connect(str(db))
     con.execute("set threads = 2")
@@ -195,11 +197,9 @@ def make_input(db: Path, rows: int) -> None:
         "create or replace table scoring_input as select cast(range as varchar) as id, "
         f"{columns} from range({rows})"
     )
-    con.execute(
-        "create or replace table model_scores (model_name varchar, model_version varchar, "
-        "score_month date, entity_id varchar, score double, reason_1 varchar, reason_2 varchar, "
-        "reason_3 varchar, scored_at timestamp)"
-    )
+    # ml.model_scores as the contract has it (reason values included)
+    con.register("contract_model_scores", contract.model_scores_schema(3).empty_table())
+    con.execute("create or replace table model_scores as from contract_model_scores")
     con.close()
 
 
