@@ -13,7 +13,9 @@ root values), add up exactly to the model's raw score.
 
 Random forests get the same path attribution in probability units (each tree's credits
 divided by the number of trees; with the mean root value they add up to predict_proba),
-per leaf precomputed too, gathered through the leaves `apply` finds. Linear models credit each input
+per leaf precomputed too, gathered through the leaves each tree's walk finds; that walk
+gives the score as well (`ForestAttribution.explain`), so scoring with reasons walks
+the forest once. Linear models credit each input
 with coefficient x value: the inputs are standardised numbers, one-hot indicators or
 weights of evidence, so the largest products are the strongest pushes up (log-odds units).
 
@@ -25,16 +27,18 @@ input column it encodes (`encoded_sources`), before encoding.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from lightgbm import LGBMClassifier
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
 SMALL_ROWS = 64  # a batch this small gathers all trees' credits at once (online requests)
-FOREST_CHUNK_ROWS = 65_536  # rows per leaf-indicator product (memory ~ rows x trees)
+# rows a forest's trees walk at once: their sums and a tree's credits stay in cache
+FOREST_CHUNK_ROWS = 2_048
+FOREST_THREADS = 2
 
 
 def _node_value(node: dict[str, Any]) -> float:
@@ -87,19 +91,23 @@ class PathAttribution:
 
 class ForestAttribution:
     """Per-row feature contributions of a scikit-learn random forest by path attribution:
-    each leaf's credit vector precomputed once (as for LightGBM), kept sparse (a path
-    splits on a few features; forest leaves are many), and a row's contributions are the
-    sum of its leaves' vectors: the rows' leaf indicators (`apply`, one per tree) times
-    the leaves' credits."""
+    each leaf's credit vector precomputed once (as for LightGBM), held per tree as a dense
+    leaves x features block (over the features the tree splits on, when that is under
+    half of them), and a row's contributions the sum of its leaves' rows. `explain` walks
+    each tree once per row for both the score (predict_proba's mean of the leaves'
+    values) and the contributions, in chunks small enough for a tree's block and the
+    chunk's sums to stay in cache, on two threads (the trees' walk and numpy's gathers
+    release the GIL)."""
 
     def __init__(self, forest: RandomForestClassifier) -> None:
         self.forest = forest
         n_trees = len(forest.estimators_)
+        n_features = forest.n_features_in_
         positive = list(forest.classes_).index(1)
         self.bias = 0.0
-        leaf_columns = []  # per tree: node -> the leaf's column of leaf_credit (-1: inner)
-        leaf_rows, features, credits = [], [], []
-        n_leaves = 0
+        # per tree: (its Tree, node -> row of its block, block, the block's feature
+        # columns or None for all, each node's value / n_trees)
+        self.trees = []
         for estimator in forest.estimators_:
             tree = estimator.tree_
             value = tree.value[:, 0, positive] / tree.value[:, 0, :].sum(axis=1)
@@ -109,45 +117,55 @@ class ForestAttribution:
             parent[tree.children_left[inner]] = inner
             parent[tree.children_right[inner]] = inner
             leaves = np.flatnonzero(tree.children_left < 0)
-            column = np.full(tree.node_count, -1)
-            column[leaves] = n_leaves + np.arange(len(leaves))
-            leaf_columns.append(column)
+            row_of = np.zeros(tree.node_count, dtype=np.intp)
+            row_of[leaves] = np.arange(len(leaves))
+            block = np.zeros((len(leaves), n_features))
             # walk every leaf's path up to the root at once: entering `node` from its
-            # parent credits the parent's split feature with the change in value
-            node, owner = leaves, column[leaves]
+            # parent credits the parent's split feature with the change in value (the
+            # splits on one feature summed)
+            node, owner = leaves, row_of[leaves]
             while len(node):
                 up = parent[node]
                 climbing = up >= 0
                 node, up, owner = node[climbing], up[climbing], owner[climbing]
-                leaf_rows.append(owner)
-                features.append(tree.feature[up])
-                credits.append((value[node] - value[up]) / n_trees)
+                np.add.at(block, (owner, tree.feature[up]), (value[node] - value[up]) / n_trees)
                 node = up
-            n_leaves += len(leaves)
-        # leaf_credit[leaf, feature]: the credit of `feature` on the path to `leaf` (the
-        # splits on one feature summed)
-        self.leaf_credit = sp.csr_matrix(
-            (np.concatenate(credits), (np.concatenate(leaf_rows), np.concatenate(features))),
-            shape=(n_leaves, forest.n_features_in_),
-        )
-        self.leaf_credit.sum_duplicates()
-        # every tree's node -> leaf column map in one array: one gather per batch
-        sizes = [len(column) for column in leaf_columns]
-        self.node_offset = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        self.all_leaf_columns = np.concatenate(leaf_columns)
+            used = np.unique(tree.feature[inner])
+            columns = used if 2 * len(used) < n_features else None
+            if columns is not None:
+                block = np.ascontiguousarray(block[:, columns])
+            self.trees.append((tree, row_of, block, columns, value / n_trees))
+
+    def explain(self, features: Any, credits: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The positive class's score (as predict_proba's, to ~1e-16) and the rows x
+        features contributions (probability units; without `credits`, rows x 0), from
+        one walk of each tree."""
+        x = self.forest._validate_X_predict(features)  # float32, as the trees compare
+        n = x.shape[0]
+        scores = np.zeros(n)
+        out = np.zeros((n, self.forest.n_features_in_ if credits else 0))
+        starts = range(0, n, FOREST_CHUNK_ROWS)
+        if n <= FOREST_CHUNK_ROWS:
+            self._explain_rows(x, scores, out)
+        else:
+            with ThreadPoolExecutor(FOREST_THREADS) as pool:
+                chunks = (slice(s, s + FOREST_CHUNK_ROWS) for s in starts)
+                list(pool.map(lambda c: self._explain_rows(x[c], scores[c], out[c]), chunks))
+        return scores, out
+
+    def _explain_rows(self, x: Any, scores: np.ndarray, out: np.ndarray) -> None:
+        for tree, row_of, block, columns, value in self.trees:
+            nodes = tree.apply(x)
+            scores += value[nodes]
+            if not out.shape[1]:
+                continue
+            if columns is None:
+                out += block[row_of[nodes]]
+            else:
+                out[:, columns] += block[row_of[nodes]]
 
     def contributions(self, features: Any) -> np.ndarray:
-        out = []
-        for start in range(0, len(features), FOREST_CHUNK_ROWS):
-            nodes = self.forest.apply(features[start : start + FOREST_CHUNK_ROWS])
-            columns = self.all_leaf_columns[nodes + self.node_offset]
-            rows, trees = columns.shape
-            leaves = sp.csr_matrix(
-                (np.ones(rows * trees), columns.ravel(), np.arange(0, rows * trees + 1, trees)),
-                shape=(rows, self.leaf_credit.shape[0]),
-            )
-            out.append((leaves @ self.leaf_credit).toarray())
-        return np.vstack(out) if out else np.zeros((0, self.leaf_credit.shape[1]))
+        return self.explain(features)[1]
 
 
 class LinearAttribution:

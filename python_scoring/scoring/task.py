@@ -203,12 +203,17 @@ def scored(frame, model: ScoringModel, reasons: int | None = None) -> Scored:
     n = len(frame)
     ids = _entity_ids(frame, model.entity_id)
     before, transformed = frames
-    scores = np.asarray(model.predictor.predict(transformed), dtype=np.float64)
     k = model.n_reasons if reasons is None else min(reasons, model.n_reasons)
-    if model.attribution is None or not k:
+    if hasattr(model.attribution, "explain"):
+        # a forest's score from the walk that finds its reasons, with or without them
+        # (the same score however many reasons a request asks for)
+        scores, contributions = model.attribution.explain(transformed, credits=k > 0)
+    else:
+        scores = np.asarray(model.predictor.predict(transformed), dtype=np.float64)
+        contributions = model.attribution.contributions(transformed) if k else None
+    if contributions is None or not k:
         none = np.empty((n, 0))
         return Scored(ids, scores, none.astype(object), none.astype(object), none, none > 0)
-    contributions = model.attribution.contributions(transformed)
     # fewer than asked when the model has fewer features: the rest stay null
     top, pushes = top_contributions(contributions, k)
     up = pushes > 0  # a reason pushes the score up

@@ -76,27 +76,38 @@ def _walked_forest_contributions(forest, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def test_forest_leaf_credits_equal_the_walked_paths_and_add_up_to_predict_proba():
+@pytest.mark.parametrize("n_features", [5, 12])
+def test_forest_leaf_credits_equal_the_walked_paths_and_add_up_to_predict_proba(n_features):
     from sklearn.ensemble import RandomForestClassifier
 
     rng = np.random.default_rng(5)
-    x = np.round(rng.normal(size=(3_000, 5)), 1)  # ties on thresholds
+    x = np.round(rng.normal(size=(3_000, n_features)), 1)  # ties on thresholds
     y = (rng.random(3_000) < 1 / (1 + np.exp(-(x[:, 0] - x[:, 1] * x[:, 2])))).astype(int)
-    forest = RandomForestClassifier(n_estimators=15, min_samples_leaf=5, random_state=0)
-    forest.fit(x, y)
+    # 12 features: a shallow tree splits on fewer than half of them (its credits are
+    # held over those columns only); 5: on most
+    depth = 3 if n_features == 12 else None
+    forest = RandomForestClassifier(
+        n_estimators=15, min_samples_leaf=5, max_depth=depth, random_state=0
+    ).fit(x, y)
     attribution = ForestAttribution(forest)
+    held = {columns is None for *_, columns, _ in attribution.trees}
+    assert held == ({True, False} if n_features == 12 else {True})
     rows = x[:300]
-    contributions = attribution.contributions(rows)
+    scores, contributions = attribution.explain(rows)
     np.testing.assert_allclose(
         contributions, _walked_forest_contributions(forest, rows), rtol=0, atol=1e-9
     )
+    np.testing.assert_allclose(scores, forest.predict_proba(rows)[:, 1], rtol=0, atol=1e-12)
+    alone, none = attribution.explain(rows, credits=False)  # a request for no reasons
+    assert alone.tobytes() == scores.tobytes() and none.shape == (300, 0)
     total = contributions.sum(axis=1) + attribution.bias
     np.testing.assert_allclose(total, forest.predict_proba(rows)[:, 1], rtol=0, atol=1e-9)
-    # more rows than one leaf-indicator product: the chunks join in order
-    many = np.repeat(rows[:3], FOREST_CHUNK_ROWS // 2 + 1, axis=0)
-    chunked = attribution.contributions(many)
-    assert chunked.shape == (len(many), 5)
-    np.testing.assert_array_equal(chunked[:: FOREST_CHUNK_ROWS // 2 + 1], contributions[:3])
+    # more rows than one chunk: the chunks (walked on two threads) join in order
+    many = np.repeat(rows[:3], FOREST_CHUNK_ROWS * 2 // 3 + 1, axis=0)
+    many_scores, chunked = attribution.explain(many)
+    assert chunked.shape == (len(many), n_features)
+    np.testing.assert_array_equal(chunked[:: FOREST_CHUNK_ROWS * 2 // 3 + 1], contributions[:3])
+    np.testing.assert_array_equal(many_scores[:: FOREST_CHUNK_ROWS * 2 // 3 + 1], scores[:3])
 
 
 def test_top_reasons_order_and_only_positive():
