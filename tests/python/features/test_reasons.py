@@ -6,7 +6,7 @@ from lightgbm import LGBMClassifier
 
 from python_scoring.features.pipeline import build_pipeline, feature_names
 from python_scoring.features.reasons import (
-    FOREST_CHUNK_ROWS,
+    CHUNK_ROWS,
     SMALL_ROWS,
     ForestAttribution,
     PathAttribution,
@@ -46,6 +46,9 @@ def test_small_batches_add_credits_in_the_large_batches_order(model):
     small = np.vstack([attribution.contributions(x[i : i + 7]) for i in range(0, 63, 7)])
     large = attribution.contributions(x[: SMALL_ROWS + 1])[:63]
     assert small.tobytes() == large.tobytes()  # bit for bit, -0.0 included
+    # a batch of several chunks (summed on two threads): the same sums in the third one
+    many = np.vstack([np.repeat(x[:1], 2 * CHUNK_ROWS, axis=0), x[:63]])
+    assert attribution.contributions(many)[-63:].tobytes() == small.tobytes()
 
 
 def test_top_reason_mostly_agrees_with_exact_treeshap(model):
@@ -103,11 +106,11 @@ def test_forest_leaf_credits_equal_the_walked_paths_and_add_up_to_predict_proba(
     total = contributions.sum(axis=1) + attribution.bias
     np.testing.assert_allclose(total, forest.predict_proba(rows)[:, 1], rtol=0, atol=1e-9)
     # more rows than one chunk: the chunks (walked on two threads) join in order
-    many = np.repeat(rows[:3], FOREST_CHUNK_ROWS * 2 // 3 + 1, axis=0)
+    many = np.repeat(rows[:3], CHUNK_ROWS * 2 // 3 + 1, axis=0)
     many_scores, chunked = attribution.explain(many)
     assert chunked.shape == (len(many), n_features)
-    np.testing.assert_array_equal(chunked[:: FOREST_CHUNK_ROWS * 2 // 3 + 1], contributions[:3])
-    np.testing.assert_array_equal(many_scores[:: FOREST_CHUNK_ROWS * 2 // 3 + 1], scores[:3])
+    np.testing.assert_array_equal(chunked[:: CHUNK_ROWS * 2 // 3 + 1], contributions[:3])
+    np.testing.assert_array_equal(many_scores[:: CHUNK_ROWS * 2 // 3 + 1], scores[:3])
 
 
 def test_top_reasons_order_and_only_positive():
