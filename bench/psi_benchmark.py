@@ -33,6 +33,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+from measure import peak_rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -134,10 +135,12 @@ def limited_child(path: str, sql_file: str, limit_mb: int, spill: str) -> None:
     try:
         rows = con.execute(sql).fetchall()
     except duckdb.OutOfMemoryException as exc:
-        print(json.dumps({"error": str(exc).splitlines()[0][:80]}))
+        error = str(exc).splitlines()[0][:80]
+        print(json.dumps({"error": error, "peak_rss_mb": peak_rss_mb()}))
         return
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "psi": {row[2]: row[5] for row in rows}}))
+    psi = {row[2]: row[5] for row in rows}
+    print(json.dumps({"seconds": seconds, "psi": psi, "peak_rss_mb": peak_rss_mb()}))
 
 
 def limited(path: str, sql: str, limit_mb: int, root: Path) -> tuple[dict, float]:
@@ -145,11 +148,11 @@ def limited(path: str, sql: str, limit_mb: int, root: Path) -> tuple[dict, float
     sql_file = root / "limited.sql"
     sql_file.write_text(sql)
     args = [sys.executable, __file__, "--limited-child", path, str(sql_file), str(limit_mb)]
-    proc = subprocess.Popen([*args, str(root / "spill")], stdout=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"the limited run failed with status {status}")
-    return json.loads(proc.stdout.read().splitlines()[-1]), usage.ru_maxrss / 1024
+    proc = subprocess.run([*args, str(root / "spill")], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"the limited run failed with status {proc.returncode}")
+    answer = json.loads(proc.stdout.splitlines()[-1])
+    return answer, answer.pop("peak_rss_mb")
 
 
 def numpy_psi(base: np.ndarray, cur: np.ndarray, bins: int = 10) -> float:

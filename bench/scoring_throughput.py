@@ -27,7 +27,6 @@ Work files under bench/results/scoring/ (deleted first).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -38,6 +37,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pandas as pd
+from measure import median_seconds, peak_rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 ROOT = REPO / "bench" / "results" / "scoring"
@@ -59,17 +59,6 @@ def synthetic(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
 
 def rate(rows: int, seconds: float) -> str:
     return f"{rows / seconds:>12,.0f} rows/s"
-
-
-def median_seconds(fn, runs: int) -> float:
-    """The median wall time of `runs` calls of fn after one untimed warm-up call."""
-    fn()
-    times = []
-    for _ in range(runs):
-        clock = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - clock)
-    return statistics.median(times)
 
 
 def train(path: Path):
@@ -259,6 +248,7 @@ def child(db: Path, model_path: Path, reasons: int) -> None:
     wh.swap_slice(target, {"model_name": "bench"}, staging)
     print(f"loop_seconds {time.perf_counter() - clock:.3f}")  # after imports, model load
     wh.close()
+    print(f"peak_rss_mb {peak_rss_mb():.0f}")
 
 
 def booster_reference(db: Path, model_path: Path, runs: int) -> float:
@@ -288,12 +278,12 @@ def scoring_run(db: Path, model_path: Path, reasons: int) -> tuple[float, float,
         stdout=subprocess.PIPE,
         text=True,
     )
-    _, status, usage = os.wait4(proc.pid, 0)
+    out = proc.communicate()[0]
     seconds = time.perf_counter() - clock
-    if status != 0:
-        raise SystemExit(f"child run failed with status {status}")
-    loop = float(proc.stdout.read().split("loop_seconds")[-1])
-    return seconds, loop, usage.ru_maxrss / 1048576
+    if proc.returncode != 0:
+        raise SystemExit(f"child run failed with status {proc.returncode}")
+    figures = dict(line.split() for line in out.splitlines() if line.count(" ") == 1)
+    return seconds, float(figures["loop_seconds"]), float(figures["peak_rss_mb"]) / 1024
 
 
 def end_to_end(model_path: Path, sizes: list[int], runs: int) -> None:
