@@ -130,8 +130,31 @@ select * from final
         {%- if score_month_var() -%}
             {{ month_expr }} = cast('{{ score_month_var() }}' as date)
         {%- else -%}
-            {{ month_expr }} >= (select max({{ this_month_column }}) from {{ this }})
+            {{ month_expr }} >= {{ latest_built_month(this_month_column) }}
         {%- endif -%}
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The latest month an incremental model holds; on an empty table (built before any
+    data arrived) the earliest date, so the next run builds every month. -#}
+{% macro latest_built_month(this_month_column='month') -%}
+    coalesce((select max({{ this_month_column }}) from {{ this }}), cast('1900-01-01' as date))
+{%- endmacro %}
+
+{#- Input months of an incremental month-grained window model: the months it rebuilds
+    (incremental_months_filter) and the `lookback` months before them, which its windows
+    (lags, three-month averages and sums) read; on a full refresh every month. A new
+    month thus costs the months it can change, not the history. -#}
+{% macro window_input_months_filter(month_expr, lookback, this_month_column='month') -%}
+    {%- if is_incremental() -%}
+        {%- if score_month_var() -%}
+            {%- set first = "cast('" ~ score_month_var() ~ "' as date)" -%}
+        {%- else -%}
+            {%- set first = latest_built_month(this_month_column) -%}
+        {%- endif -%}
+        {{ month_expr }} >= {{ add_months(first, -lookback) }}
     {%- else -%}
         1 = 1
     {%- endif -%}
@@ -148,6 +171,19 @@ select * from final
         {{ month_expr }} > {{ add_months('(select max(' ~ source_month ~ ') from ' ~ source ~ ')',
                                          -var('monitoring_backfill_months')) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The config of a model incremental by month (the wide table and the window models
+    under it): a run replaces the months incremental_months_filter names,
+    Spark by overwriting their partitions. Called first in the model. -#}
+{% macro month_incremental_config() -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy=month_replace_strategy(),
+        unique_key='month',
+        partition_by=['month'],
+        on_schema_change='append_new_columns',
+    ) }}
 {%- endmacro %}
 
 {#- The incremental strategy that replaces whole months on each engine. -#}

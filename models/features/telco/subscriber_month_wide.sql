@@ -1,11 +1,4 @@
-{#- partition_by: Spark's insert_overwrite replaces these partitions; other engines ignore it -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy=month_replace_strategy(),
-    unique_key='month',
-    partition_by=['month'],
-    on_schema_change='append_new_columns',
-) }}
+{{ month_incremental_config() }}  {#- macros/ml/ml_frames.sql -#}
 {%- set group_measures = ['data_mb', 'voice_minutes', 'billed_amount'] %}
 -- The subscriber-month wide table: one row per subscriber active at the end of the month,
 -- every feature the scenarios train on. New columns added here flow into the training

@@ -1,11 +1,14 @@
+{{ month_incremental_config() }}  {#- macros/ml/ml_frames.sql -#}
 with
 
 spine as (
     select subscriber_id, month from {{ ref('int_subscriber_months') }}
+    where {{ window_input_months_filter('month', 2) }}
 ),
 
 purchases as (
     select * from {{ ref('stg_telco__addon_purchases') }}
+    where {{ window_input_months_filter('purchase_month', 2) }}
 ),
 
 monthly as (
@@ -47,3 +50,4 @@ final as (
 )
 
 select * from final
+where {{ incremental_months_filter('month') }}

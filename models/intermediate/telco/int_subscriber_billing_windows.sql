@@ -1,12 +1,15 @@
+{{ month_incremental_config() }}  {#- macros/ml/ml_frames.sql -#}
 {%- set measures = ['billed_amount', 'paid_amount', 'arrears_amount'] -%}
 with
 
 spine as (
     select subscriber_id, month from {{ ref('int_subscriber_months') }}
+    where {{ window_input_months_filter('month', 2) }}
 ),
 
 billing as (
     select * from {{ ref('stg_telco__billing_monthly') }}
+    where {{ window_input_months_filter('month', 2) }}
 ),
 
 joined as (
@@ -44,3 +47,4 @@ final as (
 )
 
 select * from final
+where {{ incremental_months_filter('month') }}

@@ -1,11 +1,14 @@
+{{ month_incremental_config() }}  {#- macros/ml/ml_frames.sql -#}
 with
 
 spine as (
     select subscriber_id, month from {{ ref('int_subscriber_months') }}
+    where {{ window_input_months_filter('month', 2) }}
 ),
 
 tickets as (
     select * from {{ ref('stg_telco__tickets') }}
+    where {{ window_input_months_filter('opened_month', 2) }}
 ),
 
 monthly as (
@@ -50,3 +53,4 @@ final as (
 )
 
 select * from final
+where {{ incremental_months_filter('month') }}

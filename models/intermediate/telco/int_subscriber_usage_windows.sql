@@ -1,13 +1,16 @@
+{{ month_incremental_config() }}  {#- macros/ml/ml_frames.sql -#}
 {%- set measures = ['voice_minutes', 'offnet_voice_minutes', 'data_mb', 'sms_count',
                     'roaming_minutes', 'days_active'] -%}
 with
 
 spine as (
     select subscriber_id, month from {{ ref('int_subscriber_months') }}
+    where {{ window_input_months_filter('month', 2) }}
 ),
 
 usage as (
     select * from {{ ref('stg_telco__usage_monthly') }}
+    where {{ window_input_months_filter('month', 2) }}
 ),
 
 joined as (
@@ -37,3 +40,4 @@ final as (
 )
 
 select * from final
+where {{ incremental_months_filter('month') }}
