@@ -150,7 +150,9 @@ def limited(path: str, sql: str, limit_mb: int, root: Path) -> tuple[dict, float
     args = [sys.executable, __file__, "--limited-child", path, str(sql_file), str(limit_mb)]
     proc = subprocess.run([*args, str(root / "spill")], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SystemExit(f"the limited run failed with status {proc.returncode}")
+        raise SystemExit(
+            f"the limited run failed with status {proc.returncode}:\n{proc.stderr[-2000:]}"
+        )
     answer = json.loads(proc.stdout.splitlines()[-1])
     return answer, answer.pop("peak_rss_mb")
 
