@@ -173,15 +173,16 @@ select * from final
     {%- endif -%}
 {%- endmacro %}
 
-{#- The config of a model incremental by month (the wide table and the window models
-    under it): a run replaces the months incremental_months_filter names,
-    Spark by overwriting their partitions. Called first in the model. -#}
-{% macro month_incremental_config() -%}
+{#- The config of a model incremental by month (the wide table, the window models under
+    it, the feature monitoring marts), its month in `month_column`: a run replaces the
+    months incremental_months_filter names, Spark by overwriting their partitions.
+    Called first in the model. -#}
+{% macro month_incremental_config(month_column='month') -%}
     {{ config(
         materialized='incremental',
         incremental_strategy=month_replace_strategy(),
-        unique_key='month',
-        partition_by=['month'],
+        unique_key=month_column,
+        partition_by=[month_column],
         on_schema_change='append_new_columns',
     ) }}
 {%- endmacro %}

@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy=month_replace_strategy(),
-    unique_key='month',
-    partition_by=['month'],
-    on_schema_change='append_new_columns',
-) }}
+{{ month_incremental_config() }}  {#- macros/ml/ml_frames.sql -#}
 -- Column profiles ("table exam") of the wide table, every column, by month.
 -- Incremental by month (see monitoring_months_filter).
 {%- set wide = ref('subscriber_month_wide') %}

@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy=month_replace_strategy(),
-    unique_key='current_month',
-    partition_by=['current_month'],
-    on_schema_change='append_new_columns',
-) }}
+{{ month_incremental_config('current_month') }}  {#- macros/ml/ml_frames.sql -#}
 -- PSI of every numeric wide-table column, each month against the previous month,
 -- with its band: stable <= 0.10 < warn <= 0.25 < error.
 -- Incremental by current month (see monitoring_months_filter).
