@@ -9,8 +9,7 @@ Times include loading the data out of the warehouse for 2 and 3 (the SQL needs n
 each figure is the median of --runs runs (3) after a warm-up, and every ratio divides by
 figures measured that way in the same run. The SQL is run again under a DuckDB
 memory_limit of a quarter of the data, exact and approximate cut points, each in a child
-process whose peak RSS is printed (DuckDB's exact quantiles hold their values outside the
-memory_limit's buffer pool: the RSS shows what they really take).
+process whose peak RSS is printed (what DuckDB holds outside its buffer pool shows there).
 
     .venv/bin/python bench/psi_benchmark.py                 # 1,000,000 subscribers
     .venv/bin/python bench/psi_benchmark.py --subscribers 200000
@@ -213,8 +212,8 @@ def main() -> None:
     sql_psi = {row[2]: row[5] for row in sql_rows}  # column_name -> psi
     con.close()
     # Under a memory limit of a quarter of the data: the counting pass streams; the exact
-    # quantiles hold the baseline month's values (one column's at a time on DuckDB:
-    # duckdb__quantile_ctes); approx_quantile (var exact_quantiles: false) streams.
+    # cut points come from a sort that spills (duckdb__quantile_ctes); approx_quantile
+    # (var exact_quantiles: false) streams.
     data_bytes = rows * len(columns) * 8
     limit_mb = max(100, int(data_bytes * 0.25 / 1e6))
     approx_sql = compile_psi_sql(env, root, columns, exact=False)

@@ -162,8 +162,8 @@ select * from final
 
 {#- Months a monitoring mart computes: incrementally like incremental_months_filter; on
     its first build (or --full-refresh) the latest var monitoring_backfill_months months
-    of `source`, so a first build on years of history stays bounded (exact quantiles hold
-    a month's values in memory); history then accumulates one month per run. -#}
+    of `source`, so a first build on years of history stays bounded (the cut points sort
+    each baseline month's values); history then accumulates one month per run. -#}
 {% macro monitoring_months_filter(month_expr, this_month_column, source, source_month='month') -%}
     {%- if is_incremental() -%}
         {{ incremental_months_filter(month_expr, this_month_column) }}

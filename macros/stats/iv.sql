@@ -20,7 +20,7 @@
 {%- for column in text_columns %}{% do text.append(('t' ~ loop.index, column)) %}{% endfor -%}
 with
 
-iv_source as (
+iv_source as {{ source_cte_materialization() }} (
     select
         cast({{ label }} as integer) as iv_label
         {%- for alias, column in numeric %},

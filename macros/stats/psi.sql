@@ -20,7 +20,7 @@
 {%- for column in columns -%}{%- do aliases.append('c' ~ loop.index) -%}{%- endfor -%}
 with
 
-psi_source as (
+psi_source as {{ source_cte_materialization() }} (
     select
         {{ month_column }} as psi_month
         {%- for column in columns %},

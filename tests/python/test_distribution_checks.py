@@ -107,6 +107,42 @@ def test_iv_macro_equals_python_on_hard_cases(warehouse, cases):
     assert result.loc["constant", "iv"] == 0.0
 
 
+def test_exact_psi_runs_under_a_memory_limit_a_quarter_of_the_data(warehouse, tmp_path):
+    """Exact cut points from one sort that spills (duckdb__quantile_ctes): under a
+    memory_limit of a quarter of the data (366 MB of doubles; DuckDB's own working memory
+    needs about 60 MB, hence so many rows) the PSI equals the unlimited run's."""
+    rng = np.random.default_rng(5)
+    rows, width = 600_000, 40
+    continuous, ties = rng.normal(0, 1, (width, 2 * rows)), rng.integers(0, 30, (width, 2 * rows))
+    frame = pd.DataFrame({f"x{i}": continuous[i] if i % 2 else ties[i] * 1.0 for i in range(width)})
+    frame.loc[rng.random(2 * rows) < 0.05, "x1"] = np.nan
+    frame.insert(0, "month", np.repeat([dt.date(2024, 1, 1), dt.date(2024, 2, 1)], rows))
+    path = str(tmp_path / "wide.duckdb")
+    with duckdb.connect(path) as con:
+        con.register("frame", frame)
+        con.execute("create table wide as select * from frame")
+    columns = [f"x{i}" for i in range(width)]
+    sql = warehouse.dbt(
+        "compile", "--quiet", "--inline", "{{ psi_query('wide', " + json.dumps(columns) + ") }}"
+    ).stdout
+    limit_mb = 2 * rows * width * 8 // 4 // 2**20  # a quarter of the data: 91 MB
+
+    def run(query: str, limited: bool) -> list[tuple]:
+        config = {"threads": 2}
+        if limited:
+            config |= {"memory_limit": f"{limit_mb}MB", "temp_directory": str(tmp_path)}
+        with duckdb.connect(path, read_only=True, config=config) as con:
+            return sorted(con.execute(query).fetchall(), key=lambda row: row[2])
+
+    unlimited, limited = run(sql, False), run(sql, True)
+    assert sorted(row[2] for row in limited) == sorted(columns) and limited == unlimited
+    psi = {row[2]: row[5] for row in limited}
+    for column in ("x0", "x1"):  # ties; nulls
+        expected = stats.psi(frame[column].iloc[:rows], frame[column].iloc[rows:])
+        assert psi[column] == pytest.approx(expected, abs=1e-12), column
+    assert max(psi.values()) < 0.01  # the two months are drawn alike
+
+
 def test_psi_mart_equals_python_for_every_column_and_month(warehouse):
     wide = pd.DataFrame(
         query(warehouse, "select * from features.subscriber_month_wide"),
