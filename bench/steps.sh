@@ -6,6 +6,8 @@ bench_warehouse() {
     bin=.venv/bin
     export DBT_PROFILES_DIR=$root SCOREHOUSE_DUCKDB_PATH=$root/warehouse.duckdb \
            SCOREHOUSE_ARTIFACTS=$root/artifacts DBT_TARGET_PATH=$root/target
+    # the marts pseudonymise ids (docs/privacy.md): the demo's salt unless one is set
+    export SCOREHOUSE_PSEUDONYM_SALT=${SCOREHOUSE_PSEUDONYM_SALT:-demo-only-salt-not-a-secret}
 }
 fresh_bench_warehouse() {
     rm -rf "$1" && mkdir -p "$1"
