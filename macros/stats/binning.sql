@@ -136,10 +136,7 @@
         {{ group_select }}
         {{ value_indexes }},
         unnest([{{ aliases | join(', ') }}]) as value
-    from {{ source }}
-    {%- if where %}
-    where {{ where }}
-    {%- endif %}
+    {{ reference_rows(source, where) }}
 ),
 
 {{ prefix }}_value_counts as (
@@ -149,13 +146,7 @@
         unnest([
             {%- for alias in aliases %}count({{ alias }}){{ ", " if not loop.last }}{% endfor -%}
         ]) as n
-    from {{ source }}
-    {%- if where %}
-    where {{ where }}
-    {%- endif %}
-    {%- if group_column %}
-    group by {{ group_column }}
-    {%- endif %}
+    {{ reference_rows(source, where, group_column) }}
 ),
 
 {{ prefix }}_wanted_ranks as (
@@ -259,13 +250,7 @@ select
         max({{ alias }}) as {{ alias }}_max,
         {{ quantiles(alias, cut_probabilities(bins)) }} as {{ alias }}_q{{ "," if not loop.last }}
         {%- endfor %}
-    from {{ source }}
-    {%- if where %}
-    where {{ where }}
-    {%- endif %}
-    {%- if group_column %}
-    group by {{ group_column }}
-    {%- endif %}
+    {{ reference_rows(source, where, group_column) }}
 {%- endmacro %}
 
 {#- count(x <= threshold j of `alias`, read from relation `thresholds`). -#}
@@ -337,4 +322,16 @@ select
         when {{ loop.index }} then {{ prefix }}{{ alias }}{{ suffix }}
         {%- endfor %}
     end
+{%- endmacro %}
+
+{#- The FROM clause over the reference rows: `source`, filtered by `where` (optional),
+    grouped by `group_column` (optional). -#}
+{% macro reference_rows(source, where, group_column=none) -%}
+from {{ source }}
+    {%- if where %}
+    where {{ where }}
+    {%- endif %}
+    {%- if group_column %}
+    group by {{ group_column }}
+    {%- endif %}
 {%- endmacro %}
