@@ -5,8 +5,12 @@
     (observed in m+1), for the months whose label matured by the score month.
     `split` = 'oot' for the month just before the score month (out-of-time test), else
     'test' for the var test_share of ids by a stable md5 bucket, else 'train' (an id is
-    never on both in-time sides). -#}
+    never on both in-time sides).
+    The training frames (this one and cv_training_frame) are views: a month's build costs nothing, the join is computed
+    when training, feature_iv or score_outcomes read them (materialized at 1M: 3 x ~1 min
+    every month, their rows rewritten for every labelled month). -#}
 {% macro training_frame(target_model, label) -%}
+{{ config(materialized='view') }}
 with
 
 wide as (
@@ -60,6 +64,7 @@ select * from final
     'test' for the var test_share of ids by the stable md5 bucket, else 'train' (an id is
     never on both sides; no 'oot'). -#}
 {% macro cv_training_frame(features_model, target_model, label, entity_id, exclude=[]) -%}
+{{ config(materialized='view') }}
 with
 
 features as (

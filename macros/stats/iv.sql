@@ -8,9 +8,10 @@
     nulls their own bin); text columns use one bin per value (null its own bin). A share
     of 0 is replaced by EPSILON (1e-4). Returns one row per column: column_name,
     column_kind, n_rows, n_events, iv.
-    where: an optional SQL condition selecting the rows (e.g. "split = 'train'"). -#}
+    where: an optional SQL condition selecting the rows (e.g. "split = 'train'").
+    view: true when `relation` is a view (source_cte_materialization). -#}
 {% macro iv_query(relation, label, numeric_columns=[], text_columns=[], bins=10,
-                  where=none) -%}
+                  where=none, view=false) -%}
 {%- if not numeric_columns and not text_columns -%}
     {{ return(empty_stats_result([], ['n_rows', 'n_events'], ['iv'])) }}
 {%- endif -%}
@@ -20,7 +21,7 @@
 {%- for column in text_columns %}{% do text.append(('t' ~ loop.index, column)) %}{% endfor -%}
 with
 
-iv_source as {{ source_cte_materialization() }} (
+iv_source as {{ source_cte_materialization(materialize=view) }} (
     select
         cast({{ label }} as integer) as iv_label
         {%- for alias, column in numeric %},

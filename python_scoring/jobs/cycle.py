@@ -3,7 +3,8 @@
 features  dbt build --selector <domain>_features (staging, features, labels, training
           sets, scoring inputs, feature monitoring, with their tests)
 train     the domain's enabled models: every one with --train, else those without a
-          usable trained version
+          usable trained version; when one trained, dbt build --selector <domain>_training
+          if the domain has that selector (telco: feature_iv, the IV of the training rows)
 history   with --history N, the N months before the scored month as monthly operation
           would have run them: per month the models' training sets and scoring inputs
           rebuilt for it (dbt var score_month), the first month trains (in place of the
@@ -93,7 +94,11 @@ def run_cycle(
     what = ", ".join(models)
 
     def train_models() -> None:
-        steps.train(project, models, domain, not quiet, only_untrained=not train)
+        trained = steps.train(project, models, domain, not quiet, only_untrained=not train)
+        if trained and f"{domain}_training" in project.manifest.get("selectors", {}):
+            command, action = build("training", None)
+            print(f"trained {', '.join(trained)}: {command}", flush=True)
+            action()
 
     def score_history() -> None:
         specs = [load_registry(project)[name] for name in models]

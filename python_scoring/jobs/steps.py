@@ -122,23 +122,26 @@ def train(
     domain: str,
     verbose: bool = True,
     only_untrained: bool = False,
-) -> None:
+) -> list[str]:
     """Train the named model(s), or every enabled model of the domain (only those without
-    a usable trained version when `only_untrained`)."""
+    a usable trained version when `only_untrained`); return the names trained."""
     from python_scoring.scoring.score import usable_versions
     from python_scoring.training.report import format_metrics, headline
     from python_scoring.training.train import train_model
 
     specs = _specs(project, models, domain)
+    trained = []
     with Warehouse.connect(project) as wh:
         for spec in specs:
             if only_untrained and usable_versions(project, wh, spec):
                 print(f"{spec.name}: scoring with its trained version, not retrained")
                 continue
             result = train_model(project, wh, spec)
+            trained.append(spec.name)
             print(f"{spec.name} {result.artifact.version}: {headline(result.metrics)}")
             if verbose:
                 print(format_metrics(result.metrics, spec.threshold))
+    return trained
 
 
 def score(

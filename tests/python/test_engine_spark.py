@@ -92,6 +92,7 @@ def _build_features(engine, train: bool) -> None:
     engine.features_log, engine.features_err = first_build.stdout, first_build.stderr
     if train:
         assert engine.scorehouse("train") == 0, engine.root
+    engine.dbt("build", "--selector", "telco_training")  # feature_iv, after training
 
 
 def _score_and_report(engine, trained_on, versions) -> None:

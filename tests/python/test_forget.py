@@ -103,3 +103,9 @@ def test_every_command_on_customer_data_is_audited(forgotten):
     assert all(r[3] and r[4] for r in rows)
     refused = [r for r in rows if r[1] == "error"]
     assert len(refused) == 4 and all(r[5] for r in refused)
+
+
+def test_the_next_month_neither_retrained_nor_rebuilt_feature_iv(forgotten):
+    built, _, _ = forgotten
+    assert "not retrained" in built.stage_logs["train"]
+    assert "feature_iv" not in built.stage_logs["train"] + built.stage_logs["features"]

@@ -241,9 +241,11 @@ def test_training_refuses_a_clear_identifier_among_the_features(warehouse, capsy
     import duckdb
 
     path = warehouse.env["SCOREHOUSE_DUCKDB_PATH"]
-    with duckdb.connect(path) as con:
+    with duckdb.connect(path) as con:  # the training set is a view: one with the column
+        con.execute("create table main.leaky_rows as select * from ml.churn_training_set")
         con.execute(
-            "alter table ml.churn_training_set add column customer_id varchar default 'C0001'"
+            "create or replace view ml.churn_training_set as "
+            "select *, 'C0001' as customer_id from main.leaky_rows"
         )
     try:
         assert warehouse.scorehouse("train", "--model", "churn_lgbm") == 2
@@ -251,6 +253,8 @@ def test_training_refuses_a_clear_identifier_among_the_features(warehouse, capsy
         assert "has customer_id, classified pii: identifier" in error
     finally:
         warehouse.dbt("build", "--select", "churn_training_set", "--quiet")
+        with duckdb.connect(path) as con:
+            con.execute("drop table main.leaky_rows")
     assert "customer_id" not in {
         c
         for (c,) in query(

@@ -64,3 +64,11 @@ def test_summary_shows_the_composite_mart_with_its_own_domain_only(warehouse):
     # the bank holds nothing here; the composite mart (telco's subscribers) is not the bank's
     bank = summary("--domain", "bank")
     assert "Domain" not in bank and "composite" not in bank
+
+
+def test_feature_iv_is_built_by_the_train_stage_not_by_the_features_stage(warehouse):
+    """feature_iv (selector telco_training) reads every scenario's labelled history: the
+    month's features stage leaves it out, the train stage builds it after training."""
+    assert "feature_iv" not in warehouse.stage_logs["features"]
+    assert "dbt build --selector telco_training" in warehouse.stage_logs["train"]
+    assert "OK created sql table model marts.feature_iv" in warehouse.stage_logs["train"]

@@ -1,7 +1,11 @@
 -- IV of every wide-table feature against each scenario's label, on the scenario's
 -- in-time training rows (split = 'train') of the latest var iv_months months: the
 -- ranking that feature screening (iv_limit, with the model factory) starts from.
--- Add a scenario here when you add its training set.
+-- Add a scenario here when you add its training set. Built when models train (tag
+-- telco_training: `scorehouse run`'s train stage, or `dbt build --selector
+-- telco_training` after `scorehouse train`), not monthly: it reads every scenario's
+-- labelled history (101 s of the 1M month's 301 s features build before).
+{{ config(tags=['telco_training']) }}
 {%- set scenarios = [
     ('churn', 'churn_training_set', 'churned'),
     ('package_upsell', 'package_upsell_training_set', 'upsold'),
@@ -19,7 +23,8 @@ with
                 columns_of_kind(relation, 'text', exclude=skip),
                 where="split = 'train' and month > "
                       ~ add_months("(select max(month) from " ~ relation ~ " where split = 'train')",
-                                   -var('iv_months'))) }}
+                                   -var('iv_months')),
+                view=true) }}
 ),
 {% endfor %}
 
