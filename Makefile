@@ -65,11 +65,13 @@ lint: venv profiles.yml  ## ruff and sqlfluff
 	$(VENV)/bin/ruff format --check .
 	SCOREHOUSE_DUCKDB_PATH=$$(mktemp -d)/lint.duckdb $(VENV)/bin/sqlfluff lint models tests/dbt analyses
 
-pytest: test-duckdb test-engines  ## the three engines' test suites: DuckDB's, then PostgreSQL's and Spark's together
-
 # Two pytest workers (the machine's two cores); a test file's tests stay on one worker, so
 # a module's warehouse is built once (a session fixture: once per worker that needs it).
-XDIST := -n 2 --dist loadfile
+# Files run in the order tests/python/conftest.py gives them: the Spark files first.
+XDIST := -n 2 --dist loadfile --no-loadscope-reorder
+
+pytest: venv profiles.yml browser  ## the three engines' test suites in one run (each worker its own servers)
+	$(VENV)/bin/pytest $(XDIST)
 
 test-duckdb: venv profiles.yml browser  ## the suite on the embedded DuckDB (Python tests, dbt builds, e2e)
 	$(VENV)/bin/pytest -m "not postgres and not spark" $(XDIST)
