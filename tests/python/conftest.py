@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +26,7 @@ DBT = Path(sys.executable).parent / "dbt"
 # The pseudonymisation salt of every test warehouse (docs/privacy.md), also in this process's
 # environment for the commands tests run in-process; PostgreSQL gets it from PGOPTIONS.
 TEST_SALT = "test-salt-7Hq2mZ9xK4"
+os.environ["SCOREHOUSE_PSEUDONYM_SALT"] = TEST_SALT
 
 
 def pytest_collection_modifyitems(config, items):
@@ -33,21 +35,17 @@ def pytest_collection_modifyitems(config, items):
     this order), so the Spark files (a JVM per step, the three-engine parity warehouse)
     start at once and the DuckDB files fill the other worker meanwhile, instead of the
     engines waiting for the DuckDB suite to end."""
+    spark, postgres = Counter(), Counter()
+    for item in items:
+        spark[item.path] += item.get_closest_marker("spark") is not None
+        postgres[item.path] += item.get_closest_marker("postgres") is not None
 
     def rank(item) -> tuple[int, int]:
-        same_file = [i for i in items if i.path == item.path]
-        spark = sum(1 for i in same_file if i.get_closest_marker("spark"))
-        postgres = sum(1 for i in same_file if i.get_closest_marker("postgres"))
-        return (0 if spark else 1 if postgres else 2, -spark)
+        path = item.path
+        return (0 if spark[path] else 1 if postgres[path] else 2, -spark[path])
 
-    ranks = {}
-    for item in items:
-        if item.path not in ranks:
-            ranks[item.path] = rank(item)
-    items.sort(key=lambda item: ranks[item.path])  # stable: a file's own order kept
+    items.sort(key=rank)  # stable: a file's own order kept
 
-
-os.environ["SCOREHOUSE_PSEUDONYM_SALT"] = TEST_SALT
 
 # Small enough for CI, big enough that the planted churn signal is measurable.
 E2E_SUBSCRIBERS = 12_000
