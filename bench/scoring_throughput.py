@@ -7,7 +7,8 @@
    (the registry's package_upsell_rf settings: 200 trees, min_samples_leaf 100,
    max_samples 0.3) predict_proba and leaf-credit reasons on 1,000,000 rows (goal: 3
    reasons at 1M in <= 30 s);
-3. end to end from DuckDB: read in 10 pieces (SQL, last digit of the id), transform,
+3. end to end from DuckDB: read in 1 piece (the registry's default) and in 10 pieces (SQL,
+   last digit of the id: each piece one scan of the input), transform,
    predict (lleaves), reasons off / on, write each piece to a staging table and swap the
    slice -- the functions `scorehouse score` runs (`scored_table`, `write_piece`,
    `swap_slice`) -- in a child process whose peak RSS is measured, at 1,000,000 and
@@ -42,7 +43,7 @@ from measure import median_seconds, peak_rss_mb
 REPO = Path(__file__).resolve().parents[1]
 ROOT = REPO / "bench" / "results" / "scoring"
 N_FEATURES = 60
-PIECES = 10
+PIECES = [1, 10]  # the registry's default, and a population split in 10 (one scan each)
 BLOCK = 1_000_000
 RUNS = 3  # timed runs after a warm-up; their median is the figure (--runs)
 
@@ -192,7 +193,7 @@ def make_input(db: Path, rows: int) -> None:
     con.close()
 
 
-def child(db: Path, model_path: Path, reasons: int) -> None:
+def child(db: Path, model_path: Path, reasons: int, pieces: int) -> None:
     """One scoring run, as `scorehouse score` does it (pieces, staging, swap)."""
     import datetime as dt
 
@@ -225,18 +226,17 @@ def child(db: Path, model_path: Path, reasons: int) -> None:
     piece_of = wh.piece_expression("id", "last_digit")
     now = dt.datetime.now()
     clock = time.perf_counter()
-    for piece in range(PIECES):
-        sql = (
-            f"select id, {', '.join(features)} from scoring_input "
-            f"where {piece_of} % {PIECES} = {piece}"
-        )
+    for piece in range(pieces):
+        sql = f"select id, {', '.join(features)} from scoring_input"
+        if pieces > 1:  # as score.py: one piece reads every row, without the piece hash
+            sql += f" where {piece_of} % {pieces} = {piece}"
         constants = {
             "model_name": "bench",
             "model_version": "v1",
             "score_month": dt.date(2025, 1, 1),
             "scored_at": now,
             "piece": piece,
-            "pieces": PIECES,
+            "pieces": pieces,
         }
         wh.write_piece(
             staging,
@@ -270,11 +270,13 @@ def booster_reference(db: Path, model_path: Path, runs: int) -> float:
     return sum(seconds)
 
 
-def scoring_run(db: Path, model_path: Path, reasons: int) -> tuple[float, float, float]:
+def scoring_run(
+    db: Path, model_path: Path, reasons: int, pieces: int
+) -> tuple[float, float, float]:
     """One child process's scoring: (process seconds, loop seconds, peak RSS in GiB)."""
     clock = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", str(db), str(model_path), str(reasons)],
+        [sys.executable, __file__, "--child", str(db), str(model_path), str(reasons), str(pieces)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -297,14 +299,14 @@ def end_to_end(model_path: Path, sizes: list[int], runs: int) -> None:
             f"    reference: Booster.predict in memory on these {rows:,} rows "
             f"{reference:6.1f}s {rate(rows, reference)} (median of {runs} after a warm-up)"
         )
-        for reasons in [0, 3] if rows <= 1_000_000 else [0]:
-            scoring_run(db, model_path, reasons)  # warm-up
-            measured = [scoring_run(db, model_path, reasons) for _ in range(runs)]
+        for pieces, reasons in [(p, r) for p in PIECES for r in ([0, 3] if rows <= BLOCK else [0])]:
+            scoring_run(db, model_path, reasons, pieces)  # warm-up
+            measured = [scoring_run(db, model_path, reasons, pieces) for _ in range(runs)]
             process = statistics.median(m[0] for m in measured)
             loop = statistics.median(m[1] for m in measured)
             peak = max(m[2] for m in measured)
             print(
-                f"    read -> transform -> predict -> reasons {reasons} -> write, {PIECES} pieces: "
+                f"    read, transform, predict, reasons {reasons}, write; {pieces} piece(s): "
                 f"process {process:6.1f}s ({reference / process:.2f}x); scoring loop "
                 f"{loop:6.1f}s {rate(rows, loop)} ({reference / loop:.2f}x of the reference); "
                 f"peak RSS {peak:.2f} GiB (max of {runs})"
@@ -316,10 +318,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--runs", type=int, default=RUNS, help="timed runs after a warm-up")
-    parser.add_argument("--child", nargs=3)
+    parser.add_argument("--child", nargs=4)
     args = parser.parse_args()
     if args.child:
-        child(Path(args.child[0]), Path(args.child[1]), int(args.child[2]))
+        child(Path(args.child[0]), Path(args.child[1]), int(args.child[2]), int(args.child[3]))
         return
     shutil.rmtree(ROOT, ignore_errors=True)
     ROOT.mkdir(parents=True)

@@ -61,9 +61,7 @@ class CompiledLightGBM(Predictor):
         self.checked = False
 
     def predict(self, features: Any) -> np.ndarray:
-        if hasattr(features, "to_numpy"):  # np.asarray of a frame costs ~45 us, this ~2
-            features = features.to_numpy(dtype=np.float64)
-        values = np.ascontiguousarray(features, dtype=np.float64)
+        values = c_ordered(features)
         threads = THREADS if len(values) >= THREADED_ROWS else 1
         fast = self.compiled.predict(values, n_jobs=threads)
         if not self.checked:
@@ -82,6 +80,18 @@ class CompiledLightGBM(Predictor):
             )
             self.checked = True
         return fast
+
+
+def c_ordered(features: Any) -> np.ndarray:
+    """Rows x features as one C-ordered float64 array (what compiled trees read). A frame
+    is copied column by column into it: its `to_numpy` interleaves its blocks into a
+    column-major array that would need a second copy (6x slower at 200,000 x 60)."""
+    if not hasattr(features, "columns"):
+        return np.ascontiguousarray(features, dtype=np.float64)
+    values = np.empty((len(features), features.shape[1]), dtype=np.float64)
+    for j, (_, column) in enumerate(features.items()):
+        values[:, j] = column.to_numpy(dtype=np.float64)
+    return values
 
 
 class _Mismatch(Exception):

@@ -372,10 +372,11 @@ def score_model(
     scoring = task(0).model()
 
     def piece_sql(piece: int) -> str:
-        return (
-            f"select {columns} from {relation.sql} where {spec.month_column} = "
-            f"{sql_literal(month)} and {piece_of} % {n_pieces} = {piece}"
+        sql = (
+            f"select {columns} from {relation.sql} where {spec.month_column} = {sql_literal(month)}"
         )
+        # one piece: every row, without hashing each id
+        return sql if n_pieces == 1 else f"{sql} and {piece_of} % {n_pieces} = {piece}"
 
     where = {"model_name": spec.name, "score_month": month}
     staging = _staging(target, spec, month)

@@ -229,7 +229,7 @@ def scored_table(frame, model: ScoringModel, constants: dict[str, Any]) -> pa.Ta
     n = len(result_of.ids)
     types = _types(model.n_reasons)
     result = {
-        name: pa.array(np.full(n, value), types.get(name)) for name, value in constants.items()
+        name: pa.repeat(pa.scalar(value, types.get(name)), n) for name, value in constants.items()
     }
     result["entity_id"] = pa.array(result_of.ids, types["entity_id"])
     result["score"] = pa.array(result_of.scores, types["score"])

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -21,7 +23,7 @@ from python_scoring.errors import ScorehouseError
 from python_scoring.privacy import pgoptions
 from python_scoring.project import Project, Relation
 
-BATCH_ROWS = 200_000  # rows held in memory at once while streaming (read, score, write)
+BATCH_ROWS = 100_000  # rows held in memory at once while streaming (read, score, write)
 
 
 def sql_literal(value: Any) -> str:
@@ -236,20 +238,21 @@ class Warehouse:
     ) -> int:
         """Run `task` over the rows of `sql` batch by batch in this process and replace the
         rows of `piece` in staging with its output, in one transaction; returns the rows
-        written."""
-
-        def batches():
-            for batch in self.stream(sql, BATCH_ROWS):
-                table = task(to_pandas(batch))
-                advance(table.num_rows)
-                yield table
-
+        written. A batch is scored on a second thread while this one writes the batch
+        before and reads the next (the engine's client, numpy and compiled trees release
+        the GIL): the two cores overlap I/O and prediction, one batch ahead at most."""
         rows = 0
-        with self._transaction() as writer:
+        with self._transaction() as writer, ThreadPoolExecutor(1, "score") as scorer:
             writer.execute(f"delete from {staging.sql} where piece = {int(piece)}")
-            for table in batches():
-                self._insert(writer, staging, table)
-                rows += table.num_rows
+            pending = None
+            for batch in itertools.chain(self.stream(sql, BATCH_ROWS), [None]):
+                scoring = None if batch is None else scorer.submit(task, to_pandas(batch))
+                if pending is not None:
+                    table = pending.result()
+                    self._insert(writer, staging, table)
+                    advance(table.num_rows)
+                    rows += table.num_rows
+                pending = scoring
         return rows
 
     def swap_slice(self, target: Relation, where: dict[str, Any], staging: Relation) -> int:

@@ -93,3 +93,22 @@ def test_elf_check_passes_whole_libraries_only(fitted, tmp_path):
     assert problems[0] == "0 bytes"
     assert "truncated" in problems[len(whole) - 1]
     assert compiled.elf_problem(b"MZ" + whole[2:]) == f"{len(whole)} bytes, not an ELF object"
+
+
+def test_c_ordered_copies_a_frame_once_into_rows_the_trees_read():
+    """Mixed column dtypes (split blocks, as Arrow gives them) become one C-ordered
+    float64 array equal to the frame's values; an array passes through as C order."""
+    frame = pd.DataFrame(
+        {
+            "a": [1.5, np.nan, -2.0],
+            "b": np.array([3, 4, 5], dtype="int32"),
+            "c": [True, False, True],
+        }
+    )
+    values = compiled.c_ordered(frame)
+    assert values.flags["C_CONTIGUOUS"] and values.dtype == np.float64
+    np.testing.assert_array_equal(values, frame.to_numpy(dtype=np.float64))
+    column_major = np.asfortranarray(values)
+    again = compiled.c_ordered(column_major)
+    assert again.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(again, values)
