@@ -189,26 +189,17 @@ def _input_state(
     wh: Warehouse, spec: ModelSpec, relation: Relation, month: dt.date, features: list[str]
 ) -> InputState:
     """One scan of the month's input: row count, distinct piece values and an
-    order-independent fingerprint of the id and feature columns (two sums of 32-bit md5
-    hashes of each row's text, from the engine's portable SQL: as_text and the piece hash),
-    so a rebuild with the same ids but other values changes it."""
-
-    def field(column: str) -> str:
-        text = wh.as_text(column)
-        # length-prefixed, so that no two rows' texts run together; null as '~'
-        return f"coalesce({wh.as_text(f'length({text})')} || ':' || {text}, '~')"
-
-    row = " || ',' || ".join(field(c) for c in [spec.entity_id, *features])
-    first = wh.piece_expression(row, "hash")
-    second = wh.piece_expression(f"{row} || '#'", "hash")
+    order-independent fingerprint of the id and feature columns (the engine's
+    row_fingerprint), so a rebuild with the same ids but other values changes it."""
+    sums = wh.row_fingerprint([spec.entity_id, *features])
     piece_of = wh.piece_expression(spec.entity_id, spec.piece_by)
     (state,) = wh.query_arrow(
-        f"select count(*) as n, {wh.as_text(f'sum({first})')} as s1, "
-        f"{wh.as_text(f'sum({second})')} as s2, count(distinct {piece_of}) as piece_values "
-        f"from {relation.sql} where {spec.month_column} = {sql_literal(month)}"
+        f"select count(*) as n, count(distinct {piece_of}) as piece_values, "
+        + ", ".join(f"{wh.as_text(s)} as s{i}" for i, s in enumerate(sums))
+        + f" from {relation.sql} where {spec.month_column} = {sql_literal(month)}"
     ).to_pylist()
     rows = int(state["n"])
-    text = f"{rows}:{state['s1']}:{state['s2']}"
+    text = ":".join([str(rows), *(str(state[f"s{i}"]) for i in range(len(sums)))])
     return InputState(rows, hashlib.sha256(text.encode()).hexdigest()[:16], state["piece_values"])
 
 

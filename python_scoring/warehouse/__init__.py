@@ -172,6 +172,22 @@ class Warehouse:
         hash_bucket macro's function)."""
         raise NotImplementedError
 
+    def row_fingerprint(self, columns: list[str]) -> list[str]:
+        """Aggregate SQL expressions whose values, with the row count, change when any row's
+        `columns` change, whatever the rows' order. Portable: two sums of 32-bit md5 hashes
+        of each row's text (length-prefixed, so no two rows' texts run together; null as
+        '~'). Engines with a hash of typed values override it: formatting numbers as text
+        costs ~15 s per 1M rows x 60 columns."""
+
+        def field(column: str) -> str:
+            text = self.as_text(column)
+            return f"coalesce({self.as_text(f'length({text})')} || ':' || {text}, '~')"
+
+        row = " || ',' || ".join(field(c) for c in columns)
+        first = self.piece_expression(row, "hash")
+        second = self.piece_expression(f"{row} || '#'", "hash")
+        return [f"sum({first})", f"sum({second})"]
+
     # ---- transactional writes ---------------------------------------------------------
     def _transaction(self) -> contextlib.AbstractContextManager[Any]:
         """A writer inside one transaction: committed at the end, rolled back (and raised

@@ -169,6 +169,10 @@ class DuckDBWarehouse(Warehouse):
             f"(case when {last} between '0' and '9' then cast({last} as ubigint) else {hashed} end)"
         )
 
+    def row_fingerprint(self, columns: list[str]) -> list[str]:
+        # DuckDB's 64-bit hash of the typed values (null included), summed as HUGEINT
+        return [f"sum(hash({', '.join(columns)}))"]
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Any]:
         # a second cursor, so its statements may interleave with a stream still reading

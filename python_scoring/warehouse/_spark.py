@@ -175,6 +175,10 @@ class SparkWarehouse(Warehouse):
         last = f"right({text}, 1)"
         return f"(case when {last} rlike '^[0-9]$' then cast({last} as bigint) else {hashed} end)"
 
+    def row_fingerprint(self, columns: list[str]) -> list[str]:
+        # Spark's 64-bit xxhash of the typed values, summed as a decimal (no overflow)
+        return [f"sum(cast(xxhash64({', '.join(columns)}) as decimal(38, 0)))"]
+
     # ---- writes ----------------------------------------------------------------------
     def _frame(self, table: pa.Table, relation: Relation | None = None):
         """An Arrow table as a DataFrame; with `relation`, in its column order and types
