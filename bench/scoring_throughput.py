@@ -7,8 +7,9 @@
    (the registry's package_upsell_rf settings: 200 trees, min_samples_leaf 100,
    max_samples 0.3) predict_proba and leaf-credit reasons on 1,000,000 rows (goal: 3
    reasons at 1M in <= 30 s);
-3. end to end from DuckDB: read in 1 piece (the registry's default) and in 10 pieces (SQL,
-   last digit of the id: each piece one scan of the input), transform,
+3. end to end from DuckDB: read in 1 piece (the registry's default), in 10 pieces by the
+   id's last digit (each piece one scan of the input) and in 10 by row position (each piece
+   reads its own row range: `piece_by: position`), transform,
    predict (lleaves), reasons off / on, write each piece to a staging table and swap the
    slice -- the functions `scorehouse score` runs (`scored_table`, `write_piece`,
    `swap_slice`) -- in a child process whose peak RSS is measured, at 1,000,000 and
@@ -43,7 +44,9 @@ from measure import median_seconds, peak_rss_mb
 REPO = Path(__file__).resolve().parents[1]
 ROOT = REPO / "bench" / "results" / "scoring"
 N_FEATURES = 60
-PIECES = [1, 10]  # the registry's default, and a population split in 10 (one scan each)
+# the registry's default (one piece), and 10 pieces by the id's last digit (each one scan of
+# the input) and by row position (each reads its own rows)
+PIECES = [(1, "last_digit"), (10, "last_digit"), (10, "position")]
 BLOCK = 1_000_000
 RUNS = 3  # timed runs after a warm-up; their median is the figure (--runs)
 
@@ -193,7 +196,7 @@ def make_input(db: Path, rows: int) -> None:
     con.close()
 
 
-def child(db: Path, model_path: Path, reasons: int, pieces: int) -> None:
+def child(db: Path, model_path: Path, reasons: int, pieces: int, by: str) -> None:
     """One scoring run, as `scorehouse score` does it (pieces, staging, swap)."""
     import datetime as dt
 
@@ -223,13 +226,11 @@ def child(db: Path, model_path: Path, reasons: int, pieces: int) -> None:
     target = Relation(None, "main", "model_scores")
     staging = Relation(None, "main", "model_scores__staging")
     wh.create_piece_table(staging, like=target)
-    piece_of = wh.piece_expression("id", "last_digit")
+    filters = wh.piece_filters(Relation(None, "main", "scoring_input"), "1 = 1", "id", by, pieces)
     now = dt.datetime.now()
     clock = time.perf_counter()
     for piece in range(pieces):
-        sql = f"select id, {', '.join(features)} from scoring_input"
-        if pieces > 1:  # as score.py: one piece reads every row, without the piece hash
-            sql += f" where {piece_of} % {pieces} = {piece}"
+        sql = f"select id, {', '.join(features)} from scoring_input where {filters[piece]}"
         constants = {
             "model_name": "bench",
             "model_version": "v1",
@@ -271,12 +272,21 @@ def booster_reference(db: Path, model_path: Path, runs: int) -> float:
 
 
 def scoring_run(
-    db: Path, model_path: Path, reasons: int, pieces: int
+    db: Path, model_path: Path, reasons: int, pieces: int, by: str
 ) -> tuple[float, float, float]:
     """One child process's scoring: (process seconds, loop seconds, peak RSS in GiB)."""
     clock = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", str(db), str(model_path), str(reasons), str(pieces)],
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            str(db),
+            str(model_path),
+            str(reasons),
+            str(pieces),
+            by,
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -299,14 +309,18 @@ def end_to_end(model_path: Path, sizes: list[int], runs: int) -> None:
             f"    reference: Booster.predict in memory on these {rows:,} rows "
             f"{reference:6.1f}s {rate(rows, reference)} (median of {runs} after a warm-up)"
         )
-        for pieces, reasons in [(p, r) for p in PIECES for r in ([0, 3] if rows <= BLOCK else [0])]:
-            scoring_run(db, model_path, reasons, pieces)  # warm-up
-            measured = [scoring_run(db, model_path, reasons, pieces) for _ in range(runs)]
+        # with reasons: one piece at 1M (reasons cost the same whatever the pieces)
+        runs_of = [(p, by, 0) for p, by in PIECES] + (
+            [(1, "last_digit", 3)] if rows <= BLOCK else []
+        )
+        for pieces, by, reasons in runs_of:
+            scoring_run(db, model_path, reasons, pieces, by)  # warm-up
+            measured = [scoring_run(db, model_path, reasons, pieces, by) for _ in range(runs)]
             process = statistics.median(m[0] for m in measured)
             loop = statistics.median(m[1] for m in measured)
             peak = max(m[2] for m in measured)
             print(
-                f"    read, transform, predict, reasons {reasons}, write; {pieces} piece(s): "
+                f"    reasons {reasons}, {pieces} piece(s) by {by}: "
                 f"process {process:6.1f}s ({reference / process:.2f}x); scoring loop "
                 f"{loop:6.1f}s {rate(rows, loop)} ({reference / loop:.2f}x of the reference); "
                 f"peak RSS {peak:.2f} GiB (max of {runs})"
@@ -318,10 +332,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--runs", type=int, default=RUNS, help="timed runs after a warm-up")
-    parser.add_argument("--child", nargs=4)
+    parser.add_argument("--child", nargs=5)
     args = parser.parse_args()
     if args.child:
-        child(Path(args.child[0]), Path(args.child[1]), int(args.child[2]), int(args.child[3]))
+        db, model, reasons, pieces, by = args.child
+        child(Path(db), Path(model), int(reasons), int(pieces), by)
         return
     shutil.rmtree(ROOT, ignore_errors=True)
     ROOT.mkdir(parents=True)

@@ -24,7 +24,7 @@ from python_scoring.project import Project
 ALGORITHMS = ("lightgbm", "random_forest", "logistic_regression")
 ENCODINGS = ("onehot", "woe", "spline")
 IMBALANCE = ("class_weight", "smote", "none")
-PIECE_BY = ("last_digit", "hash")
+PIECE_BY = ("last_digit", "hash", "position")
 OPERATIONS = ("add", "sub", "mul", "div")
 # the businesses of the synthetic data and the rule sets; a model's domain may also be a
 # scaffolded table's name (selectors <domain>_features/_marts): `scorehouse train/score/run`

@@ -192,7 +192,10 @@ def _input_state(
     order-independent fingerprint of the id and feature columns (the engine's
     row_fingerprint), so a rebuild with the same ids but other values changes it."""
     sums = wh.row_fingerprint([spec.entity_id, *features])
-    piece_of = wh.piece_expression(spec.entity_id, spec.piece_by)
+    # positions: as many values as rows
+    piece_of = (
+        "0" if spec.piece_by == "position" else wh.piece_expression(spec.entity_id, spec.piece_by)
+    )
     (state,) = wh.query_arrow(
         f"select count(*) as n, count(distinct {piece_of}) as piece_values, "
         + ", ".join(f"{wh.as_text(s)} as s{i}" for i, s in enumerate(sums))
@@ -200,7 +203,8 @@ def _input_state(
     ).to_pylist()
     rows = int(state["n"])
     text = ":".join([str(rows), *(str(state[f"s{i}"]) for i in range(len(sums)))])
-    return InputState(rows, hashlib.sha256(text.encode()).hexdigest()[:16], state["piece_values"])
+    values = rows if spec.piece_by == "position" else state["piece_values"]
+    return InputState(rows, hashlib.sha256(text.encode()).hexdigest()[:16], values)
 
 
 def _check_pieces(
@@ -337,7 +341,8 @@ def score_model(
         )
     scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     columns = ", ".join([spec.entity_id, *features])
-    piece_of = wh.piece_expression(spec.entity_id, spec.piece_by)
+    in_month = f"{spec.month_column} = {sql_literal(month)}"
+    filters = wh.piece_filters(relation, in_month, spec.entity_id, spec.piece_by, n_pieces)
 
     def task(piece: int) -> ScoringTask:
         return ScoringTask(
@@ -363,11 +368,7 @@ def score_model(
     scoring = task(0).model()
 
     def piece_sql(piece: int) -> str:
-        sql = (
-            f"select {columns} from {relation.sql} where {spec.month_column} = {sql_literal(month)}"
-        )
-        # one piece: every row, without hashing each id
-        return sql if n_pieces == 1 else f"{sql} and {piece_of} % {n_pieces} = {piece}"
+        return f"select {columns} from {relation.sql} where {in_month} and {filters[piece]}"
 
     where = {"model_name": spec.name, "score_month": month}
     staging = _staging(target, spec, month)
@@ -405,9 +406,10 @@ def score_model(
                 _crash_test_hook(written)
         finally:
             meter.close()
-        staged, strangers = (
+        staged, strangers, twice = (
             wh.query_arrow(
-                f"select count(*) as staged, count(*) - count(population.id) as strangers "
+                f"select count(*) as staged, count(*) - count(population.id) as strangers, "
+                "count(*) - count(distinct staged.entity_id) as twice "
                 f"from {staging.sql} as staged left join (select "
                 f"{wh.as_text(spec.entity_id)} as id from {relation.sql} "
                 f"where {spec.month_column} = {sql_literal(month)}) as population "
@@ -416,13 +418,14 @@ def score_model(
             .to_pylist()[0]
             .values()
         )
-        # staged ids are unique (pieces partition the ids), so equal counts and no staged id
-        # outside the month's population mean the same set of ids
-        if staged != population or strangers:
+        # the population's ids are unique: equal counts, no staged id outside it and none
+        # staged twice mean the same set of ids (positional pieces resumed over a table
+        # rebuilt in another row order would stage some twice and miss others)
+        if staged != population or strangers or twice:
             raise give_up(
-                f"{staging} held {staged} rows ({strangers} of ids no longer in the input) but "
-                f"{relation} has {population} for {month}: the scoring input changed between "
-                "pieces"
+                f"{staging} held {staged} rows ({strangers} of ids no longer in the input, "
+                f"{twice} staged twice) but {relation} has {population} for {month}: the "
+                "scoring input changed between pieces"
             )
         # the same ids, but the values may have changed under the pieces (another writer)
         now = _input_state(wh, spec, relation, month, features)

@@ -172,6 +172,22 @@ class Warehouse:
         hash_bucket macro's function)."""
         raise NotImplementedError
 
+    def piece_filters(
+        self, relation: Relation, where: str, id_sql: str, by: str, pieces: int
+    ) -> list[str]:
+        """One SQL condition per piece over the rows of `relation` matching `where`: every
+        such row in exactly one piece. By id ('last_digit', 'hash': piece_expression mod
+        `pieces`); 'position' (DuckDB) is refused here. One piece: no condition, no hash."""
+        if pieces == 1:
+            return ["1 = 1"]
+        if by == "position":
+            raise ScorehouseError(
+                f"piece_by 'position' splits by DuckDB's row ids; {self.name} has none: use "
+                "piece_by last_digit or hash in the registry"
+            )
+        piece_of = self.piece_expression(id_sql, by)
+        return [f"{piece_of} % {pieces} = {piece}" for piece in range(pieces)]
+
     def row_fingerprint(self, columns: list[str]) -> list[str]:
         """Aggregate SQL expressions whose values, with the row count, change when any row's
         `columns` change, whatever the rows' order. Portable: two sums of 32-bit md5 hashes

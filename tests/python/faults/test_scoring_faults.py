@@ -10,6 +10,7 @@ import builtins
 import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -384,3 +385,67 @@ def test_more_pieces_than_piece_values_is_refused(warehouse, capsys, args, refus
     assert refusal in line and "piece_by 'last_digit'" in line
     assert "--pieces 10 or fewer" in line
     assert scores(warehouse, model) == before
+
+
+@pytest.mark.e2e
+def test_position_pieces_resume_and_a_reordered_rebuild_starts_over(
+    warehouse, monkeypatch, capsys, caplog
+):
+    """piece_by: position (DuckDB row-id ranges): a run stopped after 2 of 4 pieces resumes
+    to the same scores as one piece; stopped again, the input rebuilt with the same rows in
+    another order (same fingerprint, other positions): the staged ids no longer partition
+    the month, the run refuses to swap and the rerun starts over."""
+    import dataclasses
+
+    from python_scoring import registry
+    from python_scoring.jobs import steps
+    from python_scoring.scoring import score
+
+    model, relation = "data_addon_scorecard", "data_addon_scoring_input"
+    real_registry = registry.load_registry
+
+    def by_position(project):
+        specs = real_registry(project)
+        specs[model] = dataclasses.replace(specs[model], piece_by="position")
+        return specs
+
+    monkeypatch.setattr(registry, "load_registry", by_position)
+    monkeypatch.setattr(steps, "load_registry", by_position)
+
+    def stop_after_two(written: int) -> None:
+        if written == 2:
+            raise KeyboardInterrupt
+
+    original = scores(warehouse, model)
+    try:
+        monkeypatch.setattr(score, "_crash_test_hook", stop_after_two)
+        assert warehouse.scorehouse("score", "--model", model, "--pieces", "4") != 0
+        assert scores(warehouse, model) == original  # the slice untouched
+        monkeypatch.setattr(score, "_crash_test_hook", lambda written: None)
+        assert warehouse.scorehouse("score", "--model", model, "--pieces", "4") == 0
+        assert "resuming: pieces 0, 1 already written" in caplog.text
+        resumed = scores(warehouse, model)
+        assert resumed.keys() == original.keys()
+        assert max(abs(resumed[e] - original[e]) for e in original) < 1e-12
+
+        monkeypatch.setattr(score, "_crash_test_hook", stop_after_two)
+        assert warehouse.scorehouse("score", "--model", model, "--pieces", "4") != 0
+        write(
+            warehouse,
+            f"create or replace table ml.{relation} as "
+            f"select * from ml.{relation} order by subscriber_id desc",
+        )
+        monkeypatch.setattr(score, "_crash_test_hook", lambda written: None)
+        capsys.readouterr()
+        assert warehouse.scorehouse("score", "--model", model, "--pieces", "4") == 2
+        line = one_error_line(capsys.readouterr().err)
+        twice = re.search(r"(\d+) staged twice", line)
+        assert twice and int(twice.group(1)) > 0 and "changed between pieces" in line, line
+        assert scores(warehouse, model) == resumed  # kept
+        assert warehouse.scorehouse("score", "--model", model, "--pieces", "4") == 0
+        again = scores(warehouse, model)
+        assert max(abs(again[e] - original[e]) for e in original) < 1e-12
+    finally:
+        monkeypatch.undo()
+        warehouse.dbt("build", "--select", relation, "--quiet")
+        assert warehouse.scorehouse("score", "--model", model) == 0

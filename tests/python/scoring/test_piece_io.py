@@ -1,6 +1,7 @@
 """What scoring reads and writes per piece: Warehouse.write_piece scores a batch on a
 second thread while it writes the one before (the rows keep their order, a failing batch
-rolls the whole piece back); row_fingerprint tells a changed input from the same one."""
+rolls the whole piece back); piece_filters split a month's rows (by id, or by DuckDB row
+position); row_fingerprint tells a changed input from the same one."""
 
 from __future__ import annotations
 
@@ -85,3 +86,27 @@ def test_the_fingerprint_changes_with_any_value_and_not_with_the_order(wh, engin
         != same
     )
     assert fingerprint("(select id, case when id <> '3' then a end as a, b from t)") != same
+
+
+@pytest.mark.parametrize("by", ["last_digit", "hash", "position"])
+@pytest.mark.parametrize("pieces", [1, 3, 7, 10])
+def test_piece_filters_put_each_row_of_the_month_in_one_piece(wh, by, pieces):
+    """Three months' rows interleaved in one table (position ranges span the others')."""
+    wh.con.execute(
+        "create table months as select cast(range as varchar) as id, "
+        "date '2025-01-01' + to_months(cast(range % 3 as integer)) as month from range(3001)"
+    )
+    relation = Relation(None, "main", "months")
+    where = "month = date '2025-02-01'"
+    seen = []
+    for condition in wh.piece_filters(relation, where, "id", by, pieces):
+        seen += wh.con.execute(f"select id from months where {where} and {condition}").fetchall()
+    assert sorted(seen) == sorted(wh.con.execute(f"select id from months where {where}").fetchall())
+    assert len(seen) == 1000
+
+
+def test_position_pieces_are_refused_where_there_are_no_row_ids(wh):
+    with pytest.raises(ScorehouseError, match="piece_by 'position' splits by DuckDB's row ids"):
+        warehouse.Warehouse.piece_filters(
+            wh, Relation(None, "main", "source"), "1 = 1", "id", "position", 2
+        )
