@@ -22,6 +22,7 @@ reference is `Booster.predict` over that size's own scoring-input rows, held in 
 
     .venv/bin/python bench/scoring_throughput.py              # 1M and 10M
     .venv/bin/python bench/scoring_throughput.py --sizes 1000000
+    .venv/bin/python bench/scoring_throughput.py --loop-only    # part 3 only
 
 Work files under bench/results/scoring/ (deleted first).
 """
@@ -332,6 +333,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--runs", type=int, default=RUNS, help="timed runs after a warm-up")
+    parser.add_argument("--loop-only", action="store_true", help="part 3 only")
     parser.add_argument("--child", nargs=5)
     args = parser.parse_args()
     if args.child:
@@ -344,8 +346,9 @@ def main() -> None:
     clock = time.perf_counter()
     pipeline = train(ROOT / "model.joblib")
     print(f"  (model trained on 300,000 rows in {time.perf_counter() - clock:.0f}s)")
-    in_memory(pipeline, args.runs)
-    forest_in_memory(args.runs)
+    if not args.loop_only:
+        in_memory(pipeline, args.runs)
+        forest_in_memory(args.runs)
     end_to_end(ROOT / "model.joblib", [int(s) for s in args.sizes.split(",")], args.runs)
 
 

@@ -80,6 +80,12 @@ def attach_encrypted(con: Any, path: str, key: str) -> str:
     return catalog
 
 
+# DuckDB's memory while a scoring piece streams through it (its scan and its insert): its
+# buffer pool would otherwise keep as much of the input cached as the profile's
+# memory_limit allows (a 10M-row input under 4 GB: 4.95 GiB peak RSS; same speed here).
+SCORING_MEMORY = "256MB"
+
+
 class DuckDBWarehouse(Warehouse):
     name = "duckdb"
 
@@ -117,7 +123,8 @@ class DuckDBWarehouse(Warehouse):
             ) from exc
         if output.get("threads"):
             self.con.execute(f"set threads = {int(output['threads'])}")
-        for name, value in (output.get("settings") or {}).items():  # as dbt-duckdb applies them
+        self._settings = output.get("settings") or {}
+        for name, value in self._settings.items():  # as dbt-duckdb applies them
             self.con.execute(f"set {name} = {sql_literal(str(value))}")
 
     def _relation(self, sql: str):
@@ -168,6 +175,18 @@ class DuckDBWarehouse(Warehouse):
         return (
             f"(case when {last} between '0' and '9' then cast({last} as ubigint) else {hashed} end)"
         )
+
+    def write_piece(self, *args: Any, **kwargs: Any) -> int:
+        self.con.execute(f"set memory_limit = {sql_literal(SCORING_MEMORY)}")
+        try:
+            return super().write_piece(*args, **kwargs)
+        finally:  # the profile's limit again (its text: reading it back rounds it)
+            limit = self._settings.get("memory_limit")
+            self.con.execute(
+                "reset memory_limit"
+                if limit is None
+                else f"set memory_limit = {sql_literal(str(limit))}"
+            )
 
     def piece_filters(
         self, relation: Relation, where: str, id_sql: str, by: str, pieces: int

@@ -110,3 +110,32 @@ def test_position_pieces_are_refused_where_there_are_no_row_ids(wh):
         warehouse.Warehouse.piece_filters(
             wh, Relation(None, "main", "source"), "1 = 1", "id", "position", 2
         )
+
+
+@pytest.mark.parametrize("profile_limit", [None, "1GB"])
+def test_a_piece_is_written_under_the_scoring_memory_limit_then_the_profiles(
+    tmp_path, monkeypatch, profile_limit
+):
+    """DuckDB's buffer pool would keep the input cached up to the profile's memory_limit:
+    a piece runs under SCORING_MEMORY, then the profile's limit (or DuckDB's default) is back."""
+    from python_scoring.warehouse import _duckdb
+
+    settings = {"memory_limit": profile_limit} if profile_limit else {}
+    wh = DuckDBWarehouse(
+        {"type": "duckdb", "path": str(tmp_path / "m.duckdb"), "settings": settings}, create=True
+    )
+    limit = "select current_setting('memory_limit')"
+    before = wh.con.execute(limit).fetchone()[0]
+    wh.con.execute("create table source as select range as id from range(10)")
+    wh.con.execute("create table staging (id bigint, twice bigint, piece integer)")
+    during = []
+
+    def noting_the_limit(frame):
+        during.append(wh.con.cursor().execute(limit).fetchone()[0])
+        return doubled(frame)
+
+    staging = Relation(None, "main", "staging")
+    wh.write_piece(staging, 0, "select id from source", noting_the_limit, lambda n: None)
+    assert during == ["244.1 MiB"] and _duckdb.SCORING_MEMORY == "256MB"
+    assert wh.con.execute(limit).fetchone()[0] == before != "244.1 MiB"
+    wh.close()
