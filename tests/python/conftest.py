@@ -257,7 +257,6 @@ def make_warehouse(root: Path, target: str = "duckdb", **env: str) -> Built:
         "DBT_PROFILES_DIR": str(root),
         "SCOREHOUSE_DUCKDB_PATH": str(root / "warehouse.duckdb"),
         "SCOREHOUSE_SPARK_DIR": str(root / "spark"),
-        "SCOREHOUSE_SPARK_CODEGEN": "false",  # small data: compiling costs more than it saves
         "SCOREHOUSE_ARTIFACTS": str(root / "artifacts"),
         "SCOREHOUSE_TARGET": target,
         "SCOREHOUSE_LOG_DIR": str(root / "logs"),
