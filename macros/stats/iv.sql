@@ -47,37 +47,8 @@ iv_totals as (
 
 {%- set numeric_aliases = [] %}
 {%- for alias, column in numeric %}{% do numeric_aliases.append(alias) %}{% endfor %}
-{{ threshold_ctes('iv', 'iv_source', numeric_aliases, bins) }},
-
-iv_counts as (
-    select
-        iv_source.iv_label,
-        count(*) as n_rows
-        {%- for alias, column in numeric %},
-        count(iv_source.{{ alias }}) as {{ alias }}_n
-        {%- for j in range(1, bins) %},
-        {{ cumulative_count('iv_source.' ~ alias, 'iv_thresholds', alias, j) }} as {{ alias }}_le{{ j }}
-        {%- endfor %}
-        {%- endfor %}
-    from iv_source
-    cross join iv_thresholds
-    group by iv_source.iv_label
-),
-
-{{ column_index_cte('iv_columns', numeric_columns) }},
-
-iv_long as (
-    select
-        iv_counts.iv_label,
-        iv_columns.column_name,
-        iv_counts.n_rows,
-        {{ pick_by_index('iv_columns.column_index', numeric_aliases, 'iv_counts.', '_n') }} as n_nonnull
-        {%- for j in range(1, bins) %},
-        {{ pick_by_index('iv_columns.column_index', numeric_aliases, 'iv_counts.', '_le' ~ j) }} as le{{ j }}
-        {%- endfor %}
-    from iv_counts
-    cross join iv_columns
-),
+{{ binned_counts_ctes('iv', 'iv_source', ['iv_label'], numeric_columns, numeric_aliases, bins,
+                     rows='iv_source', groups=['iv_source.iv_label']) }},
 
 iv_numeric_bins as (
     select

@@ -62,9 +62,6 @@ psi_pairs as (
     {%- endif %}
 ),
 
-{{ threshold_ctes('psi', 'psi_source', aliases, bins, group_column='psi_month',
-                 where='psi_month in (select baseline_month from psi_pairs)') }},
-
 psi_sides as (
     select baseline_month, current_month, 'baseline' as side, baseline_month as data_month
     from psi_pairs
@@ -73,40 +70,12 @@ psi_sides as (
     from psi_pairs
 ),
 
-psi_counts as (
-    select
-        psi_sides.baseline_month,
-        psi_sides.current_month,
-        psi_sides.side,
-        count(*) as n_rows
-        {%- for alias in aliases %},
-        count(psi_source.{{ alias }}) as {{ alias }}_n
-        {%- for j in range(1, bins) %},
-        {{ cumulative_count('psi_source.' ~ alias, 'psi_thresholds', alias, j) }} as {{ alias }}_le{{ j }}
-        {%- endfor %}
-        {%- endfor %}
-    from psi_sides
-    inner join psi_source on psi_sides.data_month = psi_source.psi_month
-    inner join psi_thresholds on psi_sides.baseline_month = psi_thresholds.psi_month
-    group by psi_sides.baseline_month, psi_sides.current_month, psi_sides.side
-),
-
-{{ column_index_cte('psi_columns', columns) }},
-
-psi_long as (
-    select
-        psi_counts.baseline_month,
-        psi_counts.current_month,
-        psi_counts.side,
-        psi_columns.column_name,
-        psi_counts.n_rows,
-        {{ pick_by_index('psi_columns.column_index', aliases, 'psi_counts.', '_n') }} as n_nonnull
-        {%- for j in range(1, bins) %},
-        {{ pick_by_index('psi_columns.column_index', aliases, 'psi_counts.', '_le' ~ j) }} as le{{ j }}
-        {%- endfor %}
-    from psi_counts
-    cross join psi_columns
-),
+{{ binned_counts_ctes(
+    'psi', 'psi_source', ['psi_month'], columns, aliases, bins,
+    rows='psi_sides inner join psi_source on psi_sides.data_month = psi_source.psi_month',
+    groups=['psi_sides.baseline_month', 'psi_sides.current_month', 'psi_sides.side'],
+    group_column='psi_month', where='psi_month in (select baseline_month from psi_pairs)',
+    threshold_on='psi_sides.baseline_month = psi_thresholds.psi_month') }},
 
 psi_shares as (
     select
