@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +21,8 @@ import pytest
 from python_scoring.cli import main as scorehouse_main
 from python_scoring.jobs.cycle import STAGE_PREFIX
 from python_scoring.project import Project
+
+from .command_host import CommandHost
 
 REPO = Path(__file__).resolve().parents[2]
 DBT = Path(sys.executable).parent / "dbt"
@@ -59,6 +63,7 @@ class Built:
     root: Path
     env: dict[str, str]
     project_dir: Path = REPO  # a copy of the project, for tests that write dbt files
+    host: CommandHost | None = None  # while hosted(): the process running the commands
 
     @property
     def cli_args(self) -> list[str]:
@@ -74,14 +79,30 @@ class Built:
     def project(self) -> Project:
         return Project(self.project_dir, self.root, None, self.root / "target")
 
+    @contextmanager
+    def hosted(self) -> Iterator[Built]:
+        """Within the block, dbt, scorehouse and run_script run in one long-lived child
+        process (command_host.py: on Spark one JVM for all of them, not one each). Nothing
+        else may open a Spark warehouse meanwhile (Derby admits one JVM)."""
+        self.host = CommandHost(self.env, self.project_dir, self.root / "host")
+        try:
+            yield self
+        finally:
+            self.host.close()
+            self.host = None
+
     def dbt(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            [str(DBT), *args, "--target-path", str(self.root / "target")],
-            cwd=self.project_dir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-        )
+        command = [*args, "--target-path", str(self.root / "target")]
+        if self.host:
+            result = self.host.run("dbt", command)
+        else:
+            result = subprocess.run(
+                [str(DBT), *command],
+                cwd=self.project_dir,
+                env=self.env,
+                capture_output=True,
+                text=True,
+            )
         if check and result.returncode != 0:
             raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}")
         return result
@@ -130,6 +151,10 @@ class Built:
     def scorehouse(self, *args: str) -> int:
         """Run the CLI in-process with this warehouse's environment (Spark: in a child
         process, so that no JVM stays in the test process to hold the Derby metastore)."""
+        if self.host:
+            done = self.host.run("scorehouse", [*self.cli_args, *args])
+            sys.stderr.write(done.stderr)  # shown by pytest when the test fails
+            return done.returncode
         if self.env.get("SCOREHOUSE_TARGET") == "spark_local":
             cli = Path(sys.executable).parent / "scorehouse"
             done = subprocess.run(
@@ -143,6 +168,15 @@ class Built:
         finally:
             os.environ.clear()
             os.environ.update(old)
+
+    def run_script(self, code: str, *argv: str) -> None:
+        """Run a Python script with this warehouse's environment, in the host when hosted
+        (else in a child process: no engine's state stays in the test process)."""
+        if self.host:
+            done = self.host.run("python", list(argv), code)
+            assert done.returncode == 0, f"script failed:\n{done.stderr[-4000:]}"
+            return
+        subprocess.run([sys.executable, "-c", code, *argv], env=self.env, check=True)
 
 
 def _reader(built: Built):

@@ -69,9 +69,9 @@ def engines(tmp_path_factory, postgres_server):
         "spark": make_warehouse(root / "spark", "spark_local", **shared),
     }
     duck, spark = built["duckdb"], built["spark"]
-    # Spark's commands run in child processes (a JVM each): its half of the work runs in
-    # a thread beside DuckDB's and PostgreSQL's, which run in this process one at a time
-    with ThreadPoolExecutor(1) as beside:
+    # Spark's commands run in one child process (one JVM, Built.hosted): its half of the
+    # work runs in a thread beside DuckDB's and PostgreSQL's, which run in this process
+    with spark.hosted(), ThreadPoolExecutor(1) as beside:
         spark_built = beside.submit(_build_features, spark, train=True)  # its own versions
         for engine in (duck, built["postgres"]):
             _build_features(engine, train=engine is duck)
@@ -110,7 +110,7 @@ def _score_and_report(engine, trained_on, versions) -> None:
 
 def _register(engine, source, versions) -> None:
     """Record DuckDB's training runs (and their score baselines) in another warehouse, as
-    promoting an artifact trained elsewhere would; in a child process (Spark's JVM)."""
+    promoting an artifact trained elsewhere would; not in this process (Spark's JVM)."""
     listed = ", ".join(f"'{v}'" for v in versions.values())
     for table in ("training_runs", "score_baselines"):
         frame = query_frame(source, f"select * from ml.{table} where model_version in ({listed})")
@@ -125,11 +125,7 @@ def _register(engine, source, versions) -> None:
         "    wh.append_all([(project.source('ml', t), pq.read_table(f'{root}/{t}.parquet'))\n"
         "                   for t in ('score_baselines', 'training_runs')])\n"
     )
-    subprocess.run(
-        [sys.executable, "-c", script, str(engine.root), str(REPO)],
-        env=engine.env,
-        check=True,
-    )
+    engine.run_script(script, str(engine.root), str(REPO))
 
 
 def _frame(engine, sql: str) -> pd.DataFrame:
