@@ -153,7 +153,8 @@ class Built:
         process, so that no JVM stays in the test process to hold the Derby metastore)."""
         if self.host:
             done = self.host.run("scorehouse", [*self.cli_args, *args])
-            sys.stderr.write(done.stderr)  # shown by pytest when the test fails
+            sys.stdout.write(done.stdout)  # as the CLI would print them
+            sys.stderr.write(done.stderr)
             return done.returncode
         if self.env.get("SCOREHOUSE_TARGET") == "spark_local":
             cli = Path(sys.executable).parent / "scorehouse"
@@ -169,14 +170,22 @@ class Built:
             os.environ.clear()
             os.environ.update(old)
 
-    def run_script(self, code: str, *argv: str) -> None:
+    def run_script(self, code: str, *argv: str) -> subprocess.CompletedProcess:
         """Run a Python script with this warehouse's environment, in the host when hosted
-        (else in a child process: no engine's state stays in the test process)."""
+        (else in a child process: no engine's state stays in the test process); fails
+        the test when the script fails; returns its output."""
         if self.host:
             done = self.host.run("python", list(argv), code)
-            assert done.returncode == 0, f"script failed:\n{done.stderr[-4000:]}"
-            return
-        subprocess.run([sys.executable, "-c", code, *argv], env=self.env, check=True)
+        else:
+            done = subprocess.run(
+                [sys.executable, "-c", code, *argv],
+                env=self.env,
+                cwd=self.project_dir,
+                capture_output=True,
+                text=True,
+            )
+        assert done.returncode == 0, f"script failed:\n{done.stderr[-3000:]}"
+        return done
 
 
 def _reader(built: Built):

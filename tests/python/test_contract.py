@@ -110,22 +110,11 @@ print(json.dumps({"tables": tables, "rows": rows}, default=str))
 
 
 def spark_columns(built: Built, *rows_of: str) -> dict:
-    """The ml schema of a Spark warehouse from Spark's catalog, in a child process:
+    """The ml schema of a Spark warehouse from Spark's catalog, not in this process:
     {"tables": {table: [(column, spark type), ...]}, "rows": {table: [row dicts]}}."""
     import json
-    import subprocess
-    import sys
 
-    from .conftest import REPO
-
-    done = subprocess.run(
-        [sys.executable, "-c", _SPARK_COLUMNS, str(built.root), *rows_of],
-        env=built.env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = built.run_script(_SPARK_COLUMNS, str(built.root), *rows_of)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -168,8 +157,9 @@ def test_the_macro_creates_the_contracts_tables_on_postgres(tmp_path, postgres_s
 @pytest.mark.spark
 def test_the_macro_creates_the_contracts_tables_on_spark(tmp_path):
     built = make_warehouse(tmp_path, "spark_local")
-    built.dbt("run", "--select", "dim_ml_models", "--quiet")
-    tables = spark_columns(built)["tables"]
+    with built.hosted():  # one JVM for both
+        built.dbt("run", "--select", "dim_ml_models", "--quiet")
+        tables = spark_columns(built)["tables"]
     present = {table: dict(columns) for table, columns in tables.items()}
     assert sorted(present) == sorted(contract.SCHEMAS)
     assert contract_mismatches(built, "spark_catalog", present=present) == []

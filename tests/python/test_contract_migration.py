@@ -6,15 +6,13 @@ contributions."""
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 
 import duckdb
 import pytest
 
 from python_scoring import contract
 
-from .conftest import REPO, make_warehouse, pg_params, postgres_database, query
+from .conftest import make_warehouse, pg_params, postgres_database, query
 from .test_contract import contract_mismatches, spark_columns
 
 pytestmark = pytest.mark.e2e
@@ -100,7 +98,7 @@ def test_old_model_scores_table_gains_reason_values_on_postgres(tmp_path, postgr
     _check_old_row_kept({**dict(zip(names, row, strict=True)), "score_month": score_month})
 
 
-# `python -c` this in a Spark warehouse's environment: run argv[2:] as SQL statements
+# run in a Spark warehouse's environment (Built.run_script): argv[2:] as SQL statements
 _SPARK_SQL = """
 import sys
 from pathlib import Path
@@ -119,16 +117,10 @@ def test_old_model_scores_table_gains_reason_values_on_spark(tmp_path):
     built = make_warehouse(tmp_path / "old", "spark_local")
     ddl = _old_scores_ddl("string", "double", "timestamp", spark=True)
     statements = ["create schema if not exists ml", ddl, _old_scores_insert()]
-    done = subprocess.run(
-        [sys.executable, "-c", _SPARK_SQL, str(built.root), *statements],
-        env=built.env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    built.dbt("run", "--select", "dim_ml_models", "--quiet")
-    seen = spark_columns(built, "model_scores")
+    with built.hosted():  # one JVM for the three steps
+        built.run_script(_SPARK_SQL, str(built.root), *statements)
+        built.dbt("run", "--select", "dim_ml_models", "--quiet")
+        seen = spark_columns(built, "model_scores")
     columns = seen["tables"]["model_scores"]
     present = {"model_scores": dict(columns)}
     assert contract_mismatches(built, "spark_catalog", ["model_scores"], present) == []

@@ -198,7 +198,9 @@ def french(tmp_path_factory) -> Built:
 
 @pytest.fixture(scope="module")
 def french_on_spark(tmp_path_factory) -> Built:
-    return _french_pair(own_project(tmp_path_factory.mktemp("fr_churn_spark"), "spark_local"))
+    built = own_project(tmp_path_factory.mktemp("fr_churn_spark"), "spark_local")
+    with built.hosted():  # scaffold and train in one JVM
+        return _french_pair(built)
 
 
 @pytest.fixture(scope="module")

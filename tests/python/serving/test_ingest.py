@@ -369,14 +369,7 @@ def check_online_vs_batch(built: Built, tmp_path: Path) -> pd.DataFrame:
     )
     pq.write_table(scores, tmp_path / "scores.parquet")
     arguments = [str(built.root), str(spool_dir), str(tmp_path / "scores.parquet")]
-    loaded = subprocess.run(
-        [sys.executable, "-c", _LOAD, *arguments],
-        env=built.env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    loaded = built.run_script(_LOAD, *arguments)
     result = json.loads(loaded.stdout.strip().splitlines()[-1])
     online_rows = sum(v.size for v in ONLINE.values())
     assert result["lines"] == requests and result["bad_lines"] == 0
@@ -469,5 +462,6 @@ def test_online_vs_batch_on_spark(tmp_path):
     """ml.online_requests partitioned by spool_file: each file's rows a partition
     overwrite (not run by the author: the Spark suite runs it)."""
     built = make_warehouse(tmp_path / "spark", "spark_local")
-    built.dbt("build", "--select", "score_online_vs_batch", "--quiet")
-    check_online_vs_batch(built, tmp_path)
+    with built.hosted():  # the three steps in one JVM
+        built.dbt("build", "--select", "score_online_vs_batch", "--quiet")
+        check_online_vs_batch(built, tmp_path)
