@@ -28,11 +28,8 @@
 
 {#- CTEs (append a comma after the call) ending in <prefix>_thresholds: one row per group
     (or one row) holding the scalar thresholds <alias>_t1 .. _t(bins-1) that the counting
-    pass compares with.
-
-    A threshold is the cut itself when it lies strictly inside the reference range,
-    -infinity below it (the cut disappears: n(x <= t) = 0) and +infinity above it
-    (n(x <= t) = every non-null row).
+    pass compares with (cut_threshold: the cut, or -/+infinity when it is not strictly
+    inside the reference range).
 
     Each threshold reads its own column's quantile array, min and max, so the SQL grows
     linearly with the number of columns. (Unpivoting the arrays to one row per column with
